@@ -1,0 +1,154 @@
+package dev.rectifier;
+
+import dev.rectifier.spi.BackendBuffer;
+import dev.rectifier.spi.HostArray;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * A tensor's memory on the engine's backend (device memory on a GPU, a Java array it owns on the
+ * CPU), so that a chain of calls keeps its data where it is computed. Made by {@link
+ * Rectifier#allocate} or {@link Rectifier#upload}.
+ *
+ * <p>Ownership: the caller owns the buffer and closes it; {@link #close()} is idempotent. A buffer
+ * still open when its engine closes is freed there and reported as a leak. Using a closed buffer is
+ * an {@link IllegalStateException}. Copies are thread-safe; what a call computes into a buffer that
+ * another thread reads at the same time is not defined.
+ */
+public final class DeviceBuffer implements AutoCloseable {
+  private final Rectifier owner;
+  private final BackendBuffer buffer;
+  private final String origin;
+  private final AtomicBoolean closed = new AtomicBoolean();
+
+  DeviceBuffer(Rectifier owner, BackendBuffer buffer, String origin) {
+    this.owner = owner;
+    this.buffer = buffer;
+    this.origin = origin;
+  }
+
+  /** The element type. */
+  public DType dtype() {
+    return buffer.dtype();
+  }
+
+  /** The number of elements. */
+  public long length() {
+    return buffer.length();
+  }
+
+  /** True once closed. */
+  public boolean isClosed() {
+    return closed.get();
+  }
+
+  /** Copies all of {@code src} into this buffer from element 0. */
+  public void copyFrom(float[] src) {
+    copyFrom(src, 0, 0, src.length);
+  }
+
+  /** Copies all of {@code src} into this buffer from element 0. */
+  public void copyFrom(double[] src) {
+    copyFrom(src, 0, 0, src.length);
+  }
+
+  /** Copies {@code length} elements of {@code src} from {@code srcOffset} to {@code dstOffset}. */
+  public void copyFrom(float[] src, int srcOffset, long dstOffset, int length) {
+    owner.copy(this, dstOffset, src, srcOffset, length, true);
+  }
+
+  /** Copies {@code length} elements of {@code src} from {@code srcOffset} to {@code dstOffset}. */
+  public void copyFrom(double[] src, int srcOffset, long dstOffset, int length) {
+    owner.copy(this, dstOffset, src, srcOffset, length, true);
+  }
+
+  /** Copies the first {@code dst.length} elements into {@code dst}. */
+  public void copyTo(float[] dst) {
+    copyTo(0, dst, 0, dst.length);
+  }
+
+  /** Copies the first {@code dst.length} elements into {@code dst}. */
+  public void copyTo(double[] dst) {
+    copyTo(0, dst, 0, dst.length);
+  }
+
+  /**
+   * Copies {@code length} elements from {@code srcOffset} into {@code dst} at {@code dstOffset}.
+   */
+  public void copyTo(long srcOffset, float[] dst, int dstOffset, int length) {
+    owner.copy(this, srcOffset, dst, dstOffset, length, false);
+  }
+
+  /**
+   * Copies {@code length} elements from {@code srcOffset} into {@code dst} at {@code dstOffset}.
+   */
+  public void copyTo(long srcOffset, double[] dst, int dstOffset, int length) {
+    owner.copy(this, srcOffset, dst, dstOffset, length, false);
+  }
+
+  /** The whole buffer as a new array (float32 buffers only). */
+  public float[] toFloatArray() {
+    float[] a = new float[Math.toIntExact(length())];
+    copyTo(a);
+    return a;
+  }
+
+  /** The whole buffer as a new array (float64 buffers only). */
+  public double[] toDoubleArray() {
+    double[] a = new double[Math.toIntExact(length())];
+    copyTo(a);
+    return a;
+  }
+
+  /** Frees the memory. Idempotent. */
+  @Override
+  public void close() {
+    if (closed.compareAndSet(false, true)) {
+      owner.release(this);
+    }
+  }
+
+  Rectifier owner() {
+    return owner;
+  }
+
+  BackendBuffer backendBuffer() {
+    if (closed.get()) {
+      throw new IllegalStateException("the buffer " + this + " is closed; allocate a new one");
+    }
+    return buffer;
+  }
+
+  /** Closes without reporting: the engine's cleanup of a leaked buffer. */
+  void closeLeaked() {
+    if (closed.compareAndSet(false, true)) buffer.close();
+  }
+
+  BackendBuffer rawBuffer() {
+    return buffer;
+  }
+
+  String origin() {
+    return origin;
+  }
+
+  @Override
+  public String toString() {
+    return dtype().shortName() + "[" + length() + "] allocated at " + origin;
+  }
+
+  static HostArray host(Object array, int offset, int length, String name) {
+    int size = array instanceof float[] f ? f.length : ((double[]) array).length;
+    if (offset < 0 || length < 0 || (long) offset + length > size) {
+      throw new IllegalArgumentException(
+          name
+              + ": offset "
+              + offset
+              + " and length "
+              + length
+              + " do not fit its array of "
+              + size
+              + " elements");
+    }
+    return new HostArray(array, offset, length);
+  }
+}

@@ -1,0 +1,806 @@
+package dev.rectifier;
+
+import dev.rectifier.Activation.Function;
+import dev.rectifier.spi.Backend;
+import dev.rectifier.spi.BackendBuffer;
+import dev.rectifier.spi.BackendConfig;
+import dev.rectifier.spi.BackendProvider;
+import dev.rectifier.spi.HostArray;
+import dev.rectifier.spi.Operand;
+import dev.rectifier.spi.Providers;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.locks.Lock;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
+
+/**
+ * The engine: computes the ReLU family forward and backward on the backend it chose when it was
+ * made. Create one, share it, close it:
+ *
+ * <pre>{@code
+ * try (Rectifier r = Rectifier.create()) {
+ *   r.forward(Activation.leakyRelu(0.1), x, y);
+ * }
+ * }</pre>
+ *
+ * <p><b>Backend choice.</b> {@code auto} (the default) probes the backends in a fixed order, the
+ * fastest first (CUDA, OpenCL, then the CPU, as they are built), takes the first that runs and
+ * records for each one it skipped why ({@link #selection()}). {@link Builder#backend}, else the
+ * system property {@value #BACKEND_PROPERTY}, else the environment variable {@value #BACKEND_ENV}
+ * forces one; a forced backend that cannot run is a {@link RectifierException} that names the cause
+ * and the fix, never a silent fallback.
+ *
+ * <p><b>Calls.</b> Every array or buffer is C-ordered. The plain {@code float[]}/{@code double[]}
+ * overloads see a one-dimensional tensor; the functions that act on channels ({@code prelu}, {@code
+ * crelu}, {@code maxout}) take a {@link Shape}. An output may be its input (same array, same
+ * offset: in place); an output that partly overlaps an input is refused. Bad arguments are {@link
+ * IllegalArgumentException}s raised before anything is written.
+ *
+ * <p><b>Threads and ownership.</b> Thread-safe: one engine serves any number of threads. It owns
+ * the backend and every {@link DeviceBuffer} it made; {@link #close()} waits for calls in flight,
+ * frees buffers still open and reports them as leaks (an {@link IllegalStateException} with {@link
+ * Builder#failOnLeak}, a warning otherwise).
+ */
+public final class Rectifier implements AutoCloseable {
+  /** The system property that forces a backend: {@code auto}, {@code cpu} ... */
+  public static final String BACKEND_PROPERTY = "rectifier.backend";
+
+  /** The environment variable that forces a backend when the property is not set. */
+  public static final String BACKEND_ENV = "RECTIFIER_BACKEND";
+
+  /** The system property that makes a leak at close an error ({@code true}/{@code false}). */
+  public static final String FAIL_ON_LEAK_PROPERTY = "rectifier.failOnLeak";
+
+  private static final System.Logger LOG = System.getLogger(Rectifier.class.getName());
+
+  private final Backend backend;
+  private final List<BackendStatus> selection;
+  private final String requested;
+  private final boolean failOnLeak;
+  private final Map<DeviceBuffer, Boolean> live = new ConcurrentHashMap<>();
+  private final ReentrantReadWriteLock lifecycle = new ReentrantReadWriteLock();
+  private volatile boolean closed;
+
+  private Rectifier(
+      Backend backend, List<BackendStatus> selection, String requested, boolean failOnLeak) {
+    this.backend = backend;
+    this.selection = List.copyOf(selection);
+    this.requested = requested;
+    this.failOnLeak = failOnLeak;
+  }
+
+  /** An engine on the backend chosen as the class comment says. */
+  public static Rectifier create() {
+    return builder().build();
+  }
+
+  /** An engine on {@code backend} ({@code auto}, {@code cpu} ...). */
+  public static Rectifier create(String backend) {
+    return builder().backend(backend).build();
+  }
+
+  /** A builder for an engine with non-default settings. */
+  public static Builder builder() {
+    return new Builder();
+  }
+
+  /** The names of the backends in this build, in auto mode's order. */
+  public static List<String> backendNames() {
+    List<String> names = new ArrayList<>();
+    for (BackendProvider p : Providers.all()) names.add(p.name());
+    return names;
+  }
+
+  /** Probes every backend of this build, in auto mode's order. Never throws. */
+  public static List<BackendStatus> probeAll() {
+    List<BackendStatus> all = new ArrayList<>();
+    for (BackendProvider p : Providers.all()) all.add(safeProbe(p));
+    return all;
+  }
+
+  private static BackendStatus safeProbe(BackendProvider p) {
+    try {
+      return p.probe();
+    } catch (RuntimeException | LinkageError e) {
+      // probe() must not throw; if one does, that is the reason it is unusable.
+      return BackendStatus.unusable(p.name(), "its probe failed: " + e);
+    }
+  }
+
+  /** Settings for an engine. Not thread-safe; {@link #build()} may be called more than once. */
+  public static final class Builder {
+    private String backend;
+    private Integer threads;
+    private Boolean failOnLeak;
+    private List<BackendProvider> providers = null;
+
+    private Builder() {}
+
+    /** Forces a backend by name, or {@code auto}; null leaves the choice to the property/env. */
+    public Builder backend(String backend) {
+      this.backend = backend;
+      return this;
+    }
+
+    /** Host threads the CPU backend may use; the default is one per available processor. */
+    public Builder threads(int threads) {
+      if (threads < 1) {
+        throw new IllegalArgumentException("threads is " + threads + "; give 1 or more");
+      }
+      this.threads = threads;
+      return this;
+    }
+
+    /**
+     * Whether buffers left open at {@link #close()} make it throw. Default: the system property
+     * {@value #FAIL_ON_LEAK_PROPERTY}, else false (a warning).
+     */
+    public Builder failOnLeak(boolean failOnLeak) {
+      this.failOnLeak = failOnLeak;
+      return this;
+    }
+
+    /** Other providers in place of the built-in list, for tests of the selection itself. */
+    Builder providers(List<BackendProvider> providers) {
+      this.providers = List.copyOf(providers);
+      return this;
+    }
+
+    /**
+     * Chooses and opens the backend.
+     *
+     * @throws IllegalArgumentException for an unknown backend name
+     * @throws RectifierException when a forced backend cannot run, or none can
+     */
+    public Rectifier build() {
+      List<BackendProvider> list = providers != null ? providers : Providers.all();
+      String source;
+      String name;
+      if (backend != null) {
+        name = backend;
+        source = "the API (Rectifier.builder().backend)";
+      } else if (System.getProperty(BACKEND_PROPERTY) != null) {
+        name = System.getProperty(BACKEND_PROPERTY);
+        source = "the system property " + BACKEND_PROPERTY;
+      } else if (System.getenv(BACKEND_ENV) != null && !System.getenv(BACKEND_ENV).isBlank()) {
+        name = System.getenv(BACKEND_ENV);
+        source = "the environment variable " + BACKEND_ENV;
+      } else {
+        name = "auto";
+        source = null;
+      }
+      name = name.trim().toLowerCase(Locale.ROOT);
+      BackendConfig config =
+          new BackendConfig(threads != null ? threads : Runtime.getRuntime().availableProcessors());
+      boolean leakIsError =
+          failOnLeak != null ? failOnLeak : Boolean.getBoolean(FAIL_ON_LEAK_PROPERTY);
+      return name.equals("auto")
+          ? auto(list, config, leakIsError)
+          : forced(list, name, source, config, leakIsError);
+    }
+
+    private static Rectifier auto(
+        List<BackendProvider> list, BackendConfig config, boolean leakIsError) {
+      List<BackendStatus> seen = new ArrayList<>();
+      for (BackendProvider p : list) {
+        BackendStatus status = safeProbe(p);
+        if (status.usable()) {
+          try {
+            Backend b = p.open(config);
+            seen.add(status);
+            return new Rectifier(b, seen, "auto", leakIsError);
+          } catch (RuntimeException | LinkageError e) {
+            status = BackendStatus.unusable(p.name(), "it probed well but did not open: " + e);
+          }
+        }
+        seen.add(status);
+      }
+      StringBuilder why = new StringBuilder("no backend can run here:");
+      for (BackendStatus s : seen)
+        why.append(' ').append(s.name()).append(": ").append(s.reason()).append(';');
+      throw new RectifierException(why.toString());
+    }
+
+    private static Rectifier forced(
+        List<BackendProvider> list,
+        String name,
+        String source,
+        BackendConfig config,
+        boolean leakIsError) {
+      List<String> known = new ArrayList<>();
+      for (BackendProvider p : list) {
+        known.add(p.name());
+        if (!p.name().equals(name)) continue;
+        BackendStatus status = safeProbe(p);
+        if (!status.usable()) {
+          throw new RectifierException(
+              "backend '"
+                  + name
+                  + "' was forced by "
+                  + source
+                  + " but cannot run: "
+                  + status.reason()
+                  + ". Fix that, or choose another backend ("
+                  + String.join(", ", known(list))
+                  + ", or auto)");
+        }
+        try {
+          return new Rectifier(p.open(config), List.of(status), name, leakIsError);
+        } catch (RectifierException e) {
+          throw new RectifierException(
+              "backend '" + name + "' was forced by " + source + " but " + e.getMessage(), e);
+        }
+      }
+      throw new IllegalArgumentException(
+          "unknown backend '"
+              + name
+              + "' (from "
+              + source
+              + "); this build has: "
+              + String.join(", ", known)
+              + ", or auto");
+    }
+
+    private static List<String> known(List<BackendProvider> list) {
+      List<String> names = new ArrayList<>();
+      for (BackendProvider p : list) names.add(p.name());
+      return names;
+    }
+  }
+
+  /** The name of the backend this engine computes on. */
+  public String backend() {
+    return backend.name();
+  }
+
+  /** What was asked for: {@code auto} or a backend's name. */
+  public String requested() {
+    return requested;
+  }
+
+  /**
+   * How the backend was chosen: the status of each backend probed, in order, ending with the one in
+   * use; every earlier one carries the reason it was skipped.
+   */
+  public List<BackendStatus> selection() {
+    return selection;
+  }
+
+  /** The number of {@link DeviceBuffer}s made by this engine and not yet closed. */
+  public int liveBuffers() {
+    return live.size();
+  }
+
+  // ------------------------------------------------------------------ buffers
+
+  /** A buffer of {@code length} elements of {@code dtype} on this engine's backend. */
+  public DeviceBuffer allocate(DType dtype, long length) {
+    Objects.requireNonNull(dtype, "dtype");
+    if (length < 0) {
+      throw new IllegalArgumentException("length is " + length + "; give 0 or more");
+    }
+    Lock l = enter();
+    try {
+      DeviceBuffer b = new DeviceBuffer(this, backend.allocate(dtype, length), caller());
+      live.put(b, Boolean.TRUE);
+      return b;
+    } finally {
+      l.unlock();
+    }
+  }
+
+  /** A new float32 buffer holding a copy of {@code data}. */
+  public DeviceBuffer upload(float[] data) {
+    DeviceBuffer b = allocate(DType.FLOAT32, data.length);
+    b.copyFrom(data);
+    return b;
+  }
+
+  /** A new float64 buffer holding a copy of {@code data}. */
+  public DeviceBuffer upload(double[] data) {
+    DeviceBuffer b = allocate(DType.FLOAT64, data.length);
+    b.copyFrom(data);
+    return b;
+  }
+
+  void copy(DeviceBuffer b, long at, Object array, int offset, int length, boolean toDevice) {
+    Lock l = enter();
+    try {
+      BackendBuffer bb = own(b, toDevice ? "dst" : "src");
+      HostArray h = DeviceBuffer.host(array, offset, length, toDevice ? "src" : "dst");
+      if (h.dtype() != bb.dtype()) {
+        throw new IllegalArgumentException(
+            "the buffer holds " + bb.dtype() + " but the array is " + h.dtype());
+      }
+      if (at < 0 || at + length > bb.length()) {
+        throw new IllegalArgumentException(
+            "elements " + at + ".." + (at + length) + " are outside the buffer of " + bb.length());
+      }
+      if (toDevice) backend.upload(h, bb, at);
+      else backend.download(bb, at, h);
+    } finally {
+      l.unlock();
+    }
+  }
+
+  void release(DeviceBuffer b) {
+    if (live.remove(b) != null) b.rawBuffer().close();
+  }
+
+  private BackendBuffer own(DeviceBuffer b, String name) {
+    Objects.requireNonNull(b, name);
+    if (b.owner() != this) {
+      throw new IllegalArgumentException(
+          name + " belongs to another Rectifier engine; use buffers of the engine that computes");
+    }
+    return b.backendBuffer();
+  }
+
+  /** The first stack frame outside this library: where a leaked buffer was made. */
+  private static String caller() {
+    return StackWalker.getInstance()
+        .walk(
+            s ->
+                s.filter(f -> !f.getClassName().startsWith("dev.rectifier.Rectifier"))
+                    .filter(f -> !f.getClassName().startsWith("dev.rectifier.DeviceBuffer"))
+                    .findFirst()
+                    .map(StackWalker.StackFrame::toStackTraceElement)
+                    .map(StackTraceElement::toString)
+                    .orElse("an unknown place"));
+  }
+
+  // ------------------------------------------------------------------ forward
+
+  /** {@code y = f(x)} over whole arrays (a one-dimensional tensor). */
+  public void forward(Activation f, float[] x, float[] y) {
+    forward(f, x, 0, y, 0, x.length);
+  }
+
+  /** {@code y = f(x)} over whole arrays (a one-dimensional tensor). */
+  public void forward(Activation f, double[] x, double[] y) {
+    forward(f, x, 0, y, 0, x.length);
+  }
+
+  /** {@code y[yOffset..] = f(x[xOffset..])} over {@code length} elements. */
+  public void forward(Activation f, float[] x, int xOffset, float[] y, int yOffset, int length) {
+    forwardArrays(f, Shape.vector(length), x, xOffset, null, y, yOffset);
+  }
+
+  /** {@code y[yOffset..] = f(x[xOffset..])} over {@code length} elements. */
+  public void forward(Activation f, double[] x, int xOffset, double[] y, int yOffset, int length) {
+    forwardArrays(f, Shape.vector(length), x, xOffset, null, y, yOffset);
+  }
+
+  /** {@code y = f(x)} for a tensor of {@code shape} (whole arrays). */
+  public void forward(Activation f, Shape shape, float[] x, float[] y) {
+    forwardArrays(f, shape, x, 0, null, y, 0);
+  }
+
+  /** {@code y = f(x)} for a tensor of {@code shape} (whole arrays). */
+  public void forward(Activation f, Shape shape, double[] x, double[] y) {
+    forwardArrays(f, shape, x, 0, null, y, 0);
+  }
+
+  /** PReLU: {@code y = x < 0 ? weight[c]*x : x}, one weight per channel (or one). */
+  public void forward(Activation f, Shape shape, float[] x, float[] weight, float[] y) {
+    forwardArrays(f, shape, x, 0, Objects.requireNonNull(weight, "weight"), y, 0);
+  }
+
+  /** PReLU: {@code y = x < 0 ? weight[c]*x : x}, one weight per channel (or one). */
+  public void forward(Activation f, Shape shape, double[] x, double[] weight, double[] y) {
+    forwardArrays(f, shape, x, 0, Objects.requireNonNull(weight, "weight"), y, 0);
+  }
+
+  /** {@code y = f(x)} on buffers of this engine. */
+  public void forward(Activation f, Shape shape, DeviceBuffer x, DeviceBuffer y) {
+    forward(f, shape, x, null, y);
+  }
+
+  /** {@code y = f(x)} on buffers of this engine; {@code weight} is PReLU's, null otherwise. */
+  public void forward(
+      Activation f, Shape shape, DeviceBuffer x, DeviceBuffer weight, DeviceBuffer y) {
+    Lock l = enter();
+    try {
+      Operand xo = own(x, "x");
+      Operand wo = weight == null ? null : own(weight, "weight");
+      Operand yo = own(y, "y");
+      checkForward(f, shape, xo, wo, yo);
+      checkOverlaps(f, new Object[] {y}, new Object[] {x, weight});
+      backend.forward(f, shape, xo, wo, yo);
+    } finally {
+      l.unlock();
+    }
+  }
+
+  private void forwardArrays(
+      Activation f, Shape shape, Object x, int xOffset, Object weight, Object y, int yOffset) {
+    Objects.requireNonNull(f, "activation");
+    Objects.requireNonNull(shape, "shape");
+    Objects.requireNonNull(x, "x");
+    Objects.requireNonNull(y, "y");
+    Shape out = f.outputShape(shape);
+    HostArray xo = DeviceBuffer.host(x, xOffset, sizeOf(shape, "x"), "x");
+    HostArray wo = weight == null ? null : DeviceBuffer.host(weight, 0, length(weight), "weight");
+    HostArray yo = DeviceBuffer.host(y, yOffset, sizeOf(out, "y"), "y");
+    Lock l = enter();
+    try {
+      checkForward(f, shape, xo, wo, yo);
+      checkOverlaps(f, new Object[] {yo}, new Object[] {xo, wo});
+      backend.forward(f, shape, xo, wo, yo);
+    } finally {
+      l.unlock();
+    }
+  }
+
+  // ------------------------------------------------------------------ backward
+
+  /** {@code gradInput = gradOutput * f'(x)} over whole arrays (a one-dimensional tensor). */
+  public void backward(Activation f, float[] x, float[] gradOutput, float[] gradInput) {
+    backward(f, x, 0, gradOutput, 0, gradInput, 0, x.length);
+  }
+
+  /** {@code gradInput = gradOutput * f'(x)} over whole arrays (a one-dimensional tensor). */
+  public void backward(Activation f, double[] x, double[] gradOutput, double[] gradInput) {
+    backward(f, x, 0, gradOutput, 0, gradInput, 0, x.length);
+  }
+
+  /** {@code gradInput = gradOutput * f'(x)} over {@code length} elements of each array. */
+  public void backward(
+      Activation f,
+      float[] x,
+      int xOffset,
+      float[] gradOutput,
+      int gradOutputOffset,
+      float[] gradInput,
+      int gradInputOffset,
+      int length) {
+    backwardArrays(
+        f,
+        Shape.vector(length),
+        x,
+        xOffset,
+        null,
+        gradOutput,
+        gradOutputOffset,
+        gradInput,
+        gradInputOffset,
+        null);
+  }
+
+  /** {@code gradInput = gradOutput * f'(x)} over {@code length} elements of each array. */
+  public void backward(
+      Activation f,
+      double[] x,
+      int xOffset,
+      double[] gradOutput,
+      int gradOutputOffset,
+      double[] gradInput,
+      int gradInputOffset,
+      int length) {
+    backwardArrays(
+        f,
+        Shape.vector(length),
+        x,
+        xOffset,
+        null,
+        gradOutput,
+        gradOutputOffset,
+        gradInput,
+        gradInputOffset,
+        null);
+  }
+
+  /** Backward for a tensor of {@code shape}; {@code gradOutput} has {@code f}'s output shape. */
+  public void backward(
+      Activation f, Shape shape, float[] x, float[] gradOutput, float[] gradInput) {
+    backwardArrays(f, shape, x, 0, null, gradOutput, 0, gradInput, 0, null);
+  }
+
+  /** Backward for a tensor of {@code shape}; {@code gradOutput} has {@code f}'s output shape. */
+  public void backward(
+      Activation f, Shape shape, double[] x, double[] gradOutput, double[] gradInput) {
+    backwardArrays(f, shape, x, 0, null, gradOutput, 0, gradInput, 0, null);
+  }
+
+  /**
+   * PReLU backward: {@code gradInput = x > 0 ? gradOutput : weight[c]*gradOutput} and {@code
+   * gradWeight[c]} the sum of {@code gradOutput*x} over channel c where {@code !(x > 0)}, in a
+   * fixed order (the same result for any thread count).
+   */
+  public void backward(
+      Activation f,
+      Shape shape,
+      float[] x,
+      float[] weight,
+      float[] gradOutput,
+      float[] gradInput,
+      float[] gradWeight) {
+    backwardArrays(
+        f,
+        shape,
+        x,
+        0,
+        Objects.requireNonNull(weight, "weight"),
+        gradOutput,
+        0,
+        gradInput,
+        0,
+        Objects.requireNonNull(gradWeight, "gradWeight"));
+  }
+
+  /** PReLU backward; see the float overload. */
+  public void backward(
+      Activation f,
+      Shape shape,
+      double[] x,
+      double[] weight,
+      double[] gradOutput,
+      double[] gradInput,
+      double[] gradWeight) {
+    backwardArrays(
+        f,
+        shape,
+        x,
+        0,
+        Objects.requireNonNull(weight, "weight"),
+        gradOutput,
+        0,
+        gradInput,
+        0,
+        Objects.requireNonNull(gradWeight, "gradWeight"));
+  }
+
+  /** Backward on buffers of this engine. */
+  public void backward(
+      Activation f, Shape shape, DeviceBuffer x, DeviceBuffer gradOutput, DeviceBuffer gradInput) {
+    backward(f, shape, x, null, gradOutput, gradInput, null);
+  }
+
+  /** Backward on buffers of this engine; {@code weight} and {@code gradWeight} for PReLU only. */
+  public void backward(
+      Activation f,
+      Shape shape,
+      DeviceBuffer x,
+      DeviceBuffer weight,
+      DeviceBuffer gradOutput,
+      DeviceBuffer gradInput,
+      DeviceBuffer gradWeight) {
+    Lock l = enter();
+    try {
+      Operand xo = own(x, "x");
+      Operand wo = weight == null ? null : own(weight, "weight");
+      Operand go = own(gradOutput, "gradOutput");
+      Operand dxo = own(gradInput, "gradInput");
+      Operand gwo = gradWeight == null ? null : own(gradWeight, "gradWeight");
+      checkBackward(f, shape, xo, wo, go, dxo, gwo);
+      checkOverlaps(f, new Object[] {gradInput, gradWeight}, new Object[] {x, weight, gradOutput});
+      backend.backward(f, shape, xo, wo, go, dxo, gwo);
+    } finally {
+      l.unlock();
+    }
+  }
+
+  private void backwardArrays(
+      Activation f,
+      Shape shape,
+      Object x,
+      int xOffset,
+      Object weight,
+      Object g,
+      int gOffset,
+      Object dx,
+      int dxOffset,
+      Object gw) {
+    Objects.requireNonNull(f, "activation");
+    Objects.requireNonNull(shape, "shape");
+    Objects.requireNonNull(x, "x");
+    Objects.requireNonNull(g, "gradOutput");
+    Objects.requireNonNull(dx, "gradInput");
+    Shape out = f.outputShape(shape);
+    HostArray xo = DeviceBuffer.host(x, xOffset, sizeOf(shape, "x"), "x");
+    HostArray wo = weight == null ? null : DeviceBuffer.host(weight, 0, length(weight), "weight");
+    HostArray go = DeviceBuffer.host(g, gOffset, sizeOf(out, "gradOutput"), "gradOutput");
+    HostArray dxo = DeviceBuffer.host(dx, dxOffset, sizeOf(shape, "gradInput"), "gradInput");
+    HostArray gwo = gw == null ? null : DeviceBuffer.host(gw, 0, length(gw), "gradWeight");
+    Lock l = enter();
+    try {
+      checkBackward(f, shape, xo, wo, go, dxo, gwo);
+      checkOverlaps(f, new Object[] {dxo, gwo}, new Object[] {xo, wo, go});
+      backend.backward(f, shape, xo, wo, go, dxo, gwo);
+    } finally {
+      l.unlock();
+    }
+  }
+
+  // ------------------------------------------------------------------ checks
+
+  private static int sizeOf(Shape shape, String name) {
+    if (shape.size() > Integer.MAX_VALUE) {
+      throw new IllegalArgumentException(
+          name + ": shape " + shape + " has more elements than a Java array holds");
+    }
+    return (int) shape.size();
+  }
+
+  private static int length(Object array) {
+    return array instanceof float[] f ? f.length : ((double[]) array).length;
+  }
+
+  private static void checkForward(Activation f, Shape shape, Operand x, Operand w, Operand y) {
+    Objects.requireNonNull(f, "activation");
+    Objects.requireNonNull(shape, "shape");
+    Shape out = f.outputShape(shape);
+    checkOperand("x", x, shape.size(), x.dtype());
+    checkOperand("y", y, out.size(), x.dtype());
+    checkWeight(f, shape, w, x.dtype(), "weight");
+  }
+
+  private static void checkBackward(
+      Activation f, Shape shape, Operand x, Operand w, Operand g, Operand dx, Operand gw) {
+    Shape out = f.outputShape(shape);
+    checkOperand("x", x, shape.size(), x.dtype());
+    checkOperand("gradOutput", g, out.size(), x.dtype());
+    checkOperand("gradInput", dx, shape.size(), x.dtype());
+    checkWeight(f, shape, w, x.dtype(), "weight");
+    if (f.function() == Function.PRELU) {
+      if (gw == null) {
+        throw new IllegalArgumentException("prelu backward needs gradWeight, one per weight");
+      }
+      checkOperand("gradWeight", gw, w.length(), x.dtype());
+    } else if (gw != null) {
+      throw new IllegalArgumentException(
+          "gradWeight is only for prelu, not " + f.function().id() + "; pass null");
+    }
+  }
+
+  private static void checkOperand(String name, Operand o, long expected, DType dtype) {
+    if (o.dtype() != dtype) {
+      throw new IllegalArgumentException(
+          name
+              + " is "
+              + o.dtype().shortName()
+              + " but x is "
+              + dtype.shortName()
+              + "; use one type for a call");
+    }
+    if (o.length() != expected) {
+      throw new IllegalArgumentException(
+          name + " has " + o.length() + " elements; the shapes need " + expected);
+    }
+  }
+
+  private static void checkWeight(Activation f, Shape shape, Operand w, DType dtype, String name) {
+    if (f.function() != Function.PRELU) {
+      if (w != null) {
+        throw new IllegalArgumentException(
+            name + " is only for prelu, not " + f.function().id() + "; pass null");
+      }
+      return;
+    }
+    int channels = shape.dim(f.channelAxis(shape));
+    if (w == null) {
+      throw new IllegalArgumentException(
+          "prelu needs its weight: " + channels + " values (one per channel) or 1");
+    }
+    if (w.dtype() != dtype) {
+      throw new IllegalArgumentException(
+          name + " is " + w.dtype().shortName() + " but x is " + dtype.shortName());
+    }
+    if (w.length() != channels && w.length() != 1) {
+      throw new IllegalArgumentException(
+          name
+              + " has "
+              + w.length()
+              + " values; prelu on shape "
+              + shape
+              + " needs "
+              + channels
+              + " (one per channel on axis "
+              + f.channelAxis(shape)
+              + ") or 1");
+    }
+  }
+
+  /**
+   * Refuses an output that overlaps an input (or another output) other than exactly (same memory,
+   * same offset, same length, and an elementwise function or prelu): the backends compute in
+   * parallel and would read what they already wrote.
+   */
+  private static void checkOverlaps(Activation f, Object[] outputs, Object[] inputs) {
+    for (int i = 0; i < outputs.length; i++) {
+      Object out = outputs[i];
+      if (out == null) continue;
+      for (Object in : inputs) {
+        if (in != null && overlaps(out, in) && !(sameRange(out, in) && inPlaceAllowed(f))) {
+          throw new IllegalArgumentException(
+              "an output overlaps an input"
+                  + (inPlaceAllowed(f)
+                      ? " at a different offset; compute in place (same array, same offset) or"
+                          + " into separate memory"
+                      : "; "
+                          + f.function().id()
+                          + " changes the shape, so it cannot run in place"));
+        }
+      }
+      for (int j = i + 1; j < outputs.length; j++) {
+        if (outputs[j] != null && overlaps(out, outputs[j])) {
+          throw new IllegalArgumentException("gradInput and gradWeight overlap; give each its own");
+        }
+      }
+    }
+  }
+
+  private static boolean inPlaceAllowed(Activation f) {
+    return f.function() != Function.CRELU && f.function() != Function.MAXOUT;
+  }
+
+  private static boolean overlaps(Object a, Object b) {
+    if (a instanceof DeviceBuffer || b instanceof DeviceBuffer) return a == b;
+    HostArray p = (HostArray) a;
+    HostArray q = (HostArray) b;
+    return p.array() == q.array()
+        && p.length() > 0
+        && q.length() > 0
+        && p.offset() < q.offset() + q.length()
+        && q.offset() < p.offset() + p.length();
+  }
+
+  private static boolean sameRange(Object a, Object b) {
+    if (a instanceof DeviceBuffer || b instanceof DeviceBuffer) return a == b;
+    HostArray p = (HostArray) a;
+    HostArray q = (HostArray) b;
+    return p.offset() == q.offset() && p.length() == q.length();
+  }
+
+  private Lock enter() {
+    Lock l = lifecycle.readLock();
+    l.lock();
+    if (closed) {
+      l.unlock();
+      throw new IllegalStateException("this Rectifier engine is closed; create a new one");
+    }
+    return l;
+  }
+
+  // ------------------------------------------------------------------ close
+
+  /**
+   * Waits for calls in flight, frees the buffers still open, closes the backend. Buffers left open
+   * are leaks: reported as a warning, or thrown as an {@link IllegalStateException} when the engine
+   * fails on leaks. Idempotent.
+   */
+  @Override
+  public void close() {
+    List<DeviceBuffer> leaked = new ArrayList<>();
+    Lock l = lifecycle.writeLock();
+    l.lock();
+    try {
+      if (closed) return;
+      closed = true;
+      leaked.addAll(live.keySet());
+      live.clear();
+      for (DeviceBuffer b : leaked) b.closeLeaked();
+      backend.close();
+    } finally {
+      l.unlock();
+    }
+    if (!leaked.isEmpty()) {
+      StringBuilder msg =
+          new StringBuilder("Rectifier closed with ")
+              .append(leaked.size())
+              .append(" buffer(s) still open, freed now; close each DeviceBuffer:");
+      for (DeviceBuffer b : leaked) msg.append(' ').append(b).append(';');
+      if (failOnLeak) throw new IllegalStateException(msg.toString());
+      LOG.log(System.Logger.Level.WARNING, msg.toString());
+    }
+  }
+
+  @Override
+  public String toString() {
+    return "Rectifier[" + backend.name() + (closed ? ", closed" : "") + "]";
+  }
+}

@@ -1,0 +1,288 @@
+package dev.rectifier.cli;
+
+import dev.rectifier.DType;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
+import java.nio.file.StandardOpenOption;
+import java.util.Arrays;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+
+/**
+ * NumPy {@code .npy} files of float32 and float64, C order, header versions 1, 2 and 3 (the format
+ * of numpy/lib/format.py). Written here because no maintained Java library reads {@code .npy}
+ * without pulling in a runtime of its own (the Kotlin one needs kotlin-stdlib), and the format is
+ * one header and raw data.
+ *
+ * <p>Every defect is an {@link NpyException} whose message names the file and what is wrong. The
+ * header is checked against the file's size before any data is read, so a header that claims more
+ * elements than the file holds costs nothing.
+ */
+public final class Npy {
+  private Npy() {}
+
+  private static final byte[] MAGIC = {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y'};
+  private static final int MAX_HEADER = 1 << 20;
+
+  /** A bad {@code .npy} file, or one this tool does not take. */
+  public static final class NpyException extends IOException {
+    private static final long serialVersionUID = 1L;
+
+    NpyException(String message) {
+      super(message);
+    }
+  }
+
+  /**
+   * An array read from a file: its type, shape and data (a {@code float[]} or {@code double[]}).
+   */
+  public record Array(DType dtype, int[] shape, Object data) {
+    /** The number of elements. */
+    public long size() {
+      long n = 1;
+      for (int d : shape) n *= d;
+      return n;
+    }
+
+    /** The shape as {@code [2, 3]}. */
+    public String shapeText() {
+      return Arrays.toString(shape);
+    }
+  }
+
+  /** Reads {@code file}. */
+  public static Array read(Path file) throws IOException {
+    if (Files.isDirectory(file)) throw new NpyException(file + " is a directory, not a .npy file");
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      long fileSize = ch.size();
+      ByteBuffer pre = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN);
+      readFully(ch, pre, file);
+      pre.flip();
+      if (pre.remaining() < 10) throw new NpyException(file + " is not a .npy file (too short)");
+      byte[] magic = new byte[6];
+      pre.get(magic);
+      if (!Arrays.equals(magic, MAGIC)) {
+        throw new NpyException(file + " is not a .npy file (no \\x93NUMPY magic)");
+      }
+      int major = pre.get() & 0xFF;
+      pre.get(); // minor
+      long headerLen;
+      int headerStart;
+      if (major == 1) {
+        headerLen = pre.getShort() & 0xFFFF;
+        headerStart = 10;
+      } else if (major == 2 || major == 3) {
+        if (pre.remaining() < 4) throw new NpyException(file + " is truncated in its header");
+        headerLen = pre.getInt() & 0xFFFFFFFFL;
+        headerStart = 12;
+      } else {
+        throw new NpyException(
+            file + " has .npy format version " + major + "; versions 1-3 are read");
+      }
+      if (headerLen > MAX_HEADER || headerStart + headerLen > fileSize) {
+        throw new NpyException(file + " is truncated or malformed: its header runs past the file");
+      }
+      ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
+      ch.position(headerStart);
+      readFully(ch, hb, file);
+      if (hb.hasRemaining()) throw new NpyException(file + " is truncated in its header");
+      String header =
+          new String(hb.array(), major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
+      Header h = parseHeader(header, file);
+      long dataStart = headerStart + headerLen;
+      long size = 1;
+      for (int d : h.shape) {
+        size = multiplyChecked(size, d, file);
+      }
+      long bytes = multiplyChecked(size, h.dtype.bytes(), file);
+      if (dataStart + bytes > fileSize) {
+        throw new NpyException(
+            file
+                + " is truncated: its header promises "
+                + size
+                + " elements ("
+                + bytes
+                + " bytes) but only "
+                + (fileSize - dataStart)
+                + " bytes of data follow");
+      }
+      if (size > Integer.MAX_VALUE - 8) {
+        throw new NpyException(
+            file + " has " + size + " elements; this version reads at most 2^31 - 9 per file");
+      }
+      ByteBuffer data = ch.map(FileChannel.MapMode.READ_ONLY, dataStart, bytes).order(h.order);
+      Object array;
+      if (h.dtype == DType.FLOAT32) {
+        float[] a = new float[(int) size];
+        data.asFloatBuffer().get(a);
+        array = a;
+      } else {
+        double[] a = new double[(int) size];
+        data.asDoubleBuffer().get(a);
+        array = a;
+      }
+      return new Array(h.dtype, h.shape, array);
+    } catch (NoSuchFileException e) {
+      throw new NpyException(file + " does not exist");
+    }
+  }
+
+  private static long multiplyChecked(long a, long b, Path file) throws NpyException {
+    try {
+      return Math.multiplyExact(a, b);
+    } catch (ArithmeticException e) {
+      throw new NpyException(file + " is malformed: its shape overflows 64 bits");
+    }
+  }
+
+  private static void readFully(FileChannel ch, ByteBuffer b, Path file) throws IOException {
+    while (b.hasRemaining()) {
+      if (ch.read(b) < 0) break;
+    }
+  }
+
+  private record Header(DType dtype, ByteOrder order, int[] shape) {}
+
+  private static final Pattern DESCR = Pattern.compile("'descr'\\s*:\\s*'([^']*)'");
+  private static final Pattern FORTRAN = Pattern.compile("'fortran_order'\\s*:\\s*(True|False)");
+  private static final Pattern SHAPE = Pattern.compile("'shape'\\s*:\\s*\\(([^)]*)\\)");
+
+  private static Header parseHeader(String header, Path file) throws NpyException {
+    String h = header.trim();
+    if (!h.startsWith("{") || !h.endsWith("}")) {
+      throw new NpyException(file + " is malformed: its header is not a Python dict literal");
+    }
+    Matcher d = DESCR.matcher(h);
+    Matcher f = FORTRAN.matcher(h);
+    Matcher s = SHAPE.matcher(h);
+    if (!d.find() || !f.find() || !s.find()) {
+      throw new NpyException(
+          file + " is malformed: its header lacks 'descr', 'fortran_order' or 'shape'");
+    }
+    String descr = d.group(1);
+    DType dtype;
+    ByteOrder order;
+    switch (descr) {
+      case "<f4", "=f4" -> {
+        dtype = DType.FLOAT32;
+        order = ByteOrder.LITTLE_ENDIAN;
+      }
+      case ">f4" -> {
+        dtype = DType.FLOAT32;
+        order = ByteOrder.BIG_ENDIAN;
+      }
+      case "<f8", "=f8" -> {
+        dtype = DType.FLOAT64;
+        order = ByteOrder.LITTLE_ENDIAN;
+      }
+      case ">f8" -> {
+        dtype = DType.FLOAT64;
+        order = ByteOrder.BIG_ENDIAN;
+      }
+      default ->
+          throw new NpyException(
+              file
+                  + " holds '"
+                  + descr
+                  + "'; only float32 ('<f4') and float64 ('<f8') are read: convert it with"
+                  + " numpy's astype(np.float32)");
+    }
+    if (f.group(1).equals("True")) {
+      throw new NpyException(
+          file + " is in Fortran order; save it in C order (numpy.ascontiguousarray)");
+    }
+    String dims = s.group(1).trim();
+    int[] shape;
+    if (dims.isEmpty()) {
+      shape = new int[0];
+    } else {
+      String[] parts = dims.split(",");
+      int n = parts[parts.length - 1].isBlank() ? parts.length - 1 : parts.length;
+      shape = new int[n];
+      for (int i = 0; i < n; i++) {
+        try {
+          long v = Long.parseLong(parts[i].trim().replace("L", ""));
+          if (v < 0 || v > Integer.MAX_VALUE) throw new NumberFormatException();
+          shape[i] = (int) v;
+        } catch (NumberFormatException e) {
+          throw new NpyException(file + " is malformed: bad shape (" + dims + ")");
+        }
+      }
+    }
+    return new Header(dtype, order, shape);
+  }
+
+  /**
+   * Writes {@code data} (float[] or double[]) with {@code shape} to {@code target} through a
+   * temporary file in the same directory renamed over it at the end, so {@code target} is either
+   * untouched or complete.
+   */
+  public static void writeAtomically(Path target, int[] shape, Object data) throws IOException {
+    Path dir = target.toAbsolutePath().getParent();
+    Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+    try {
+      write(tmp, shape, data);
+      try {
+        Files.move(
+            tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+      } catch (AtomicMoveNotSupportedException e) {
+        Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
+      }
+    } finally {
+      Files.deleteIfExists(tmp);
+    }
+  }
+
+  /** Writes a version 1 header (version 2 when it does not fit) and the data, little-endian. */
+  public static void write(Path file, int[] shape, Object data) throws IOException {
+    boolean isFloat = data instanceof float[];
+    StringBuilder dims = new StringBuilder();
+    for (int i = 0; i < shape.length; i++) {
+      dims.append(shape[i]).append(shape.length == 1 ? "," : (i + 1 < shape.length ? ", " : ""));
+    }
+    String dict =
+        "{'descr': '"
+            + (isFloat ? "<f4" : "<f8")
+            + "', 'fortran_order': False, 'shape': ("
+            + dims
+            + "), }";
+    // Pad with spaces and a newline so the data starts on a 64-byte boundary, as numpy does.
+    int prefix = 10;
+    int total = ((prefix + dict.length() + 1 + 63) / 64) * 64;
+    int version = 1;
+    if (total - prefix > 0xFFFF) {
+      prefix = 12;
+      total = ((prefix + dict.length() + 1 + 63) / 64) * 64;
+      version = 2;
+    }
+    String header = dict + " ".repeat(total - prefix - dict.length() - 1) + "\n";
+    ByteBuffer head = ByteBuffer.allocate(prefix).order(ByteOrder.LITTLE_ENDIAN);
+    head.put(MAGIC).put((byte) version).put((byte) 0);
+    if (version == 1) head.putShort((short) header.length());
+    else head.putInt(header.length());
+    try (OutputStream out = Files.newOutputStream(file)) {
+      out.write(head.array());
+      out.write(header.getBytes(StandardCharsets.ISO_8859_1));
+      int n = isFloat ? ((float[]) data).length : ((double[]) data).length;
+      int width = isFloat ? 4 : 8;
+      ByteBuffer chunk = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
+      for (int i = 0; i < n; ) {
+        chunk.clear();
+        int m = Math.min(n - i, chunk.capacity() / width);
+        if (isFloat) chunk.asFloatBuffer().put((float[]) data, i, m);
+        else chunk.asDoubleBuffer().put((double[]) data, i, m);
+        out.write(chunk.array(), 0, m * width);
+        i += m;
+      }
+    }
+  }
+}

@@ -1,0 +1,514 @@
+package dev.rectifier.cpu;
+
+import dev.rectifier.Activation;
+import dev.rectifier.Activation.Function;
+
+/**
+ * The elementwise functions over array ranges, one loop per function so that the JIT compiles each
+ * on its own. float32 piecewise-linear functions are computed in float (one rounding, bit-exact);
+ * smooth float32 functions in double through {@link Formulas}, rounded once. Parameters are rounded
+ * to the array's type first. {@code index0} is the flat index of element 0 of the range within the
+ * call, RReLU training's counter.
+ */
+final class ElementwiseKernels {
+  private ElementwiseKernels() {}
+
+  // 2^75: two multiplications send every non-zero float to magnitude >= 2 (see relu).
+  private static final float TWO_75 = 0x1p75f;
+
+  static void forward(Activation f, float[] x, int xo, float[] y, int yo, int n, long index0) {
+    switch (f.function()) {
+      case RELU:
+        relu(x, xo, y, yo, n);
+        break;
+      case LEAKY_RELU:
+        leaky(x, xo, y, yo, n, (float) f.param("slope"));
+        break;
+      case RRELU:
+        if (f.training()) {
+          float lo = (float) f.param("lower");
+          float width = (float) f.param("upper") - lo;
+          for (int i = 0; i < n; i++) {
+            float v = x[xo + i];
+            y[yo + i] = v < 0 ? rreluSlope(f.seed(), index0 + i, lo, width) * v : v;
+          }
+        } else {
+          leaky(x, xo, y, yo, n, rreluInferenceSlopeFloat(f));
+        }
+        break;
+      case RELU6:
+        clamp(x, xo, y, yo, n, 0f, 6f);
+        break;
+      case HARDTANH:
+        clamp(x, xo, y, yo, n, (float) f.param("min_val"), (float) f.param("max_val"));
+        break;
+      case THRESHOLD:
+        {
+          float t = (float) f.param("threshold");
+          float value = (float) f.param("value");
+          for (int i = 0; i < n; i++) {
+            float v = x[xo + i];
+            y[yo + i] = v <= t ? value : v;
+          }
+          break;
+        }
+      case ELU:
+        {
+          double a = (float) f.param("alpha");
+          for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.elu(x[xo + i], a);
+          break;
+        }
+      case SELU:
+        for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.selu(x[xo + i]);
+        break;
+      case CELU:
+        {
+          double a = (float) f.param("alpha");
+          for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.celu(x[xo + i], a);
+          break;
+        }
+      case GELU:
+        for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.gelu(x[xo + i]);
+        break;
+      case GELU_TANH:
+        for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.geluTanh(x[xo + i]);
+        break;
+      case SILU:
+        for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.silu(x[xo + i]);
+        break;
+      case MISH:
+        for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.mish(x[xo + i]);
+        break;
+      case SOFTPLUS:
+        {
+          double b = (float) f.param("beta");
+          double t = (float) f.param("threshold");
+          for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.softplus(x[xo + i], b, t);
+          break;
+        }
+      default:
+        throw new IllegalArgumentException(f.function().id() + " is not elementwise");
+    }
+  }
+
+  /**
+   * relu without a branch, so that C2 vectorizes it: {@code max(x, -0) * m} with {@code m = -1} for
+   * {@code x < 0} (turning the -0 into +0) and {@code m = 1} otherwise, -0 included. {@code m = 1 +
+   * 2t}, {@code t = min(max(x * 2^150, -1), 0)} is -1 for every negative float (even the smallest
+   * subnormal reaches -2), -0 for -0 and 0 for the rest; NaN stays NaN throughout.
+   */
+  private static void relu(float[] x, int xo, float[] y, int yo, int n) {
+    for (int i = 0; i < n; i++) {
+      float v = x[xo + i];
+      float t = Math.min(Math.max(v * TWO_75 * TWO_75, -1f), 0f);
+      y[yo + i] = Math.max(v, -0f) * (1f + 2f * t);
+    }
+  }
+
+  /**
+   * For 0 < slope <= 1, {@code max(x, slope*x)} equals the select {@code x < 0 ? slope*x : x} bit
+   * for bit (rounding is monotonic; -0 and NaN come through) and vectorizes.
+   */
+  private static void leaky(float[] x, int xo, float[] y, int yo, int n, float s) {
+    if (s > 0 && s <= 1) {
+      for (int i = 0; i < n; i++) {
+        float v = x[xo + i];
+        y[yo + i] = Math.max(v, s * v);
+      }
+    } else {
+      for (int i = 0; i < n; i++) {
+        float v = x[xo + i];
+        y[yo + i] = v < 0 ? s * v : v;
+      }
+    }
+  }
+
+  private static void clamp(float[] x, int xo, float[] y, int yo, int n, float lo, float hi) {
+    for (int i = 0; i < n; i++) {
+      float v = x[xo + i];
+      y[yo + i] = v < lo ? lo : (v > hi ? hi : v);
+    }
+  }
+
+  static float rreluInferenceSlopeFloat(Activation f) {
+    return (float) ((f.param("lower") + f.param("upper")) / 2);
+  }
+
+  static double rreluInferenceSlope(Activation f) {
+    return (f.param("lower") + f.param("upper")) / 2;
+  }
+
+  static float rreluSlope(long seed, long index, float lower, float width) {
+    return Math.fma(Philox.uniformFloat(seed, index), width, lower);
+  }
+
+  static double rreluSlope(long seed, long index, double lower, double width) {
+    return Math.fma(Philox.uniformDouble(seed, index), width, lower);
+  }
+
+  static void backward(
+      Activation f, float[] x, int xo, float[] g, int go, float[] dx, int dxo, int n, long index0) {
+    switch (f.function()) {
+      case RELU:
+        for (int i = 0; i < n; i++) {
+          float v = x[xo + i];
+          dx[dxo + i] = v > 0 ? g[go + i] : (v <= 0 ? 0f : v);
+        }
+        break;
+      case LEAKY_RELU:
+        slopeBackward(x, xo, g, go, dx, dxo, n, (float) f.param("slope"));
+        break;
+      case RRELU:
+        if (f.training()) {
+          float lo = (float) f.param("lower");
+          float width = (float) f.param("upper") - lo;
+          for (int i = 0; i < n; i++) {
+            float v = x[xo + i];
+            float d;
+            if (v > 0) d = g[go + i];
+            else if (v <= 0) {
+              float a = rreluSlope(f.seed(), index0 + i, lo, width);
+              d = a == 0 ? 0f : a * g[go + i];
+            } else d = v;
+            dx[dxo + i] = d;
+          }
+        } else {
+          slopeBackward(x, xo, g, go, dx, dxo, n, rreluInferenceSlopeFloat(f));
+        }
+        break;
+      case RELU6:
+        clampBackward(x, xo, g, go, dx, dxo, n, 0f, 6f);
+        break;
+      case HARDTANH:
+        clampBackward(
+            x, xo, g, go, dx, dxo, n, (float) f.param("min_val"), (float) f.param("max_val"));
+        break;
+      case THRESHOLD:
+        {
+          float t = (float) f.param("threshold");
+          for (int i = 0; i < n; i++) {
+            float v = x[xo + i];
+            dx[dxo + i] = v > t ? g[go + i] : (v <= t ? 0f : v);
+          }
+          break;
+        }
+      case ELU:
+        {
+          double a = (float) f.param("alpha");
+          if (a == 0) {
+            slopeBackward(x, xo, g, go, dx, dxo, n, 0f);
+            break;
+          }
+          for (int i = 0; i < n; i++) {
+            dx[dxo + i] = times(g[go + i], Formulas.eluPrime(x[xo + i], a), x[xo + i]);
+          }
+          break;
+        }
+      case SELU:
+        for (int i = 0; i < n; i++)
+          dx[dxo + i] = times(g[go + i], Formulas.seluPrime(x[xo + i]), x[xo + i]);
+        break;
+      case CELU:
+        {
+          double a = (float) f.param("alpha");
+          for (int i = 0; i < n; i++) {
+            dx[dxo + i] = times(g[go + i], Formulas.celuPrime(x[xo + i], a), x[xo + i]);
+          }
+          break;
+        }
+      case GELU:
+        for (int i = 0; i < n; i++)
+          dx[dxo + i] =
+              x[xo + i] < Formulas.GELU_ZERO_DERIVATIVE_BELOW
+                  ? 0
+                  : times(g[go + i], Formulas.geluPrime(x[xo + i]), x[xo + i]);
+        break;
+      case GELU_TANH:
+        for (int i = 0; i < n; i++) {
+          dx[dxo + i] =
+              x[xo + i] < Formulas.GELU_TANH_ZERO_DERIVATIVE_BELOW
+                  ? 0
+                  : times(g[go + i], Formulas.geluTanhPrime(x[xo + i]), x[xo + i]);
+        }
+        break;
+      case SILU:
+        for (int i = 0; i < n; i++)
+          dx[dxo + i] = times(g[go + i], Formulas.siluPrime(x[xo + i]), x[xo + i]);
+        break;
+      case MISH:
+        for (int i = 0; i < n; i++)
+          dx[dxo + i] = times(g[go + i], Formulas.mishPrime(x[xo + i]), x[xo + i]);
+        break;
+      case SOFTPLUS:
+        {
+          double b = (float) f.param("beta");
+          double t = (float) f.param("threshold");
+          for (int i = 0; i < n; i++) {
+            dx[dxo + i] = times(g[go + i], Formulas.softplusPrime(x[xo + i], b, t), x[xo + i]);
+          }
+          break;
+        }
+      default:
+        throw new IllegalArgumentException(f.function().id() + " is not elementwise");
+    }
+  }
+
+  /**
+   * grad * f'(x) rounded once to float. At x = +-inf the derivative is a limit, exactly 0 where it
+   * is 0, so that gradient is +0 by selection; at finite x a zero derivative is an underflow, and
+   * keeps its sign through the product.
+   */
+  private static float times(float grad, double derivative, float x) {
+    return derivative == 0 && Float.isInfinite(x) ? 0f : (float) (grad * derivative);
+  }
+
+  private static void slopeBackward(
+      float[] x, int xo, float[] g, int go, float[] dx, int dxo, int n, float s) {
+    for (int i = 0; i < n; i++) {
+      float v = x[xo + i];
+      dx[dxo + i] = v > 0 ? g[go + i] : (v <= 0 ? (s == 0 ? 0f : s * g[go + i]) : v);
+    }
+  }
+
+  private static void clampBackward(
+      float[] x, int xo, float[] g, int go, float[] dx, int dxo, int n, float lo, float hi) {
+    for (int i = 0; i < n; i++) {
+      float v = x[xo + i];
+      dx[dxo + i] = v > lo && v < hi ? g[go + i] : (v != v ? v : 0f);
+    }
+  }
+
+  // ---------------------------------------------------------------- float64
+
+  static void forward(Activation f, double[] x, int xo, double[] y, int yo, int n, long index0) {
+    switch (f.function()) {
+      case RELU:
+        for (int i = 0; i < n; i++) {
+          double v = x[xo + i];
+          y[yo + i] = v < 0 ? 0.0 : v;
+        }
+        break;
+      case LEAKY_RELU:
+        leaky(x, xo, y, yo, n, f.param("slope"));
+        break;
+      case RRELU:
+        if (f.training()) {
+          double lo = f.param("lower");
+          double width = f.param("upper") - lo;
+          for (int i = 0; i < n; i++) {
+            double v = x[xo + i];
+            y[yo + i] = v < 0 ? rreluSlope(f.seed(), index0 + i, lo, width) * v : v;
+          }
+        } else {
+          leaky(x, xo, y, yo, n, rreluInferenceSlope(f));
+        }
+        break;
+      case RELU6:
+        clamp(x, xo, y, yo, n, 0, 6);
+        break;
+      case HARDTANH:
+        clamp(x, xo, y, yo, n, f.param("min_val"), f.param("max_val"));
+        break;
+      case THRESHOLD:
+        {
+          double t = f.param("threshold");
+          double value = f.param("value");
+          for (int i = 0; i < n; i++) {
+            double v = x[xo + i];
+            y[yo + i] = v <= t ? value : v;
+          }
+          break;
+        }
+      case ELU:
+        {
+          double a = f.param("alpha");
+          for (int i = 0; i < n; i++) y[yo + i] = Formulas.elu(x[xo + i], a);
+          break;
+        }
+      case SELU:
+        for (int i = 0; i < n; i++) y[yo + i] = Formulas.selu(x[xo + i]);
+        break;
+      case CELU:
+        {
+          double a = f.param("alpha");
+          for (int i = 0; i < n; i++) y[yo + i] = Formulas.celu(x[xo + i], a);
+          break;
+        }
+      case GELU:
+        for (int i = 0; i < n; i++) y[yo + i] = Formulas.gelu(x[xo + i]);
+        break;
+      case GELU_TANH:
+        for (int i = 0; i < n; i++) y[yo + i] = Formulas.geluTanh(x[xo + i]);
+        break;
+      case SILU:
+        for (int i = 0; i < n; i++) y[yo + i] = Formulas.silu(x[xo + i]);
+        break;
+      case MISH:
+        for (int i = 0; i < n; i++) y[yo + i] = Formulas.mish(x[xo + i]);
+        break;
+      case SOFTPLUS:
+        {
+          double b = f.param("beta");
+          double t = f.param("threshold");
+          for (int i = 0; i < n; i++) y[yo + i] = Formulas.softplus(x[xo + i], b, t);
+          break;
+        }
+      default:
+        throw new IllegalArgumentException(f.function().id() + " is not elementwise");
+    }
+  }
+
+  private static void leaky(double[] x, int xo, double[] y, int yo, int n, double s) {
+    for (int i = 0; i < n; i++) {
+      double v = x[xo + i];
+      y[yo + i] = v < 0 ? s * v : v;
+    }
+  }
+
+  private static void clamp(double[] x, int xo, double[] y, int yo, int n, double lo, double hi) {
+    for (int i = 0; i < n; i++) {
+      double v = x[xo + i];
+      y[yo + i] = v < lo ? lo : (v > hi ? hi : v);
+    }
+  }
+
+  static void backward(
+      Activation f,
+      double[] x,
+      int xo,
+      double[] g,
+      int go,
+      double[] dx,
+      int dxo,
+      int n,
+      long index0) {
+    switch (f.function()) {
+      case RELU:
+        for (int i = 0; i < n; i++) {
+          double v = x[xo + i];
+          dx[dxo + i] = v > 0 ? g[go + i] : (v <= 0 ? 0.0 : v);
+        }
+        break;
+      case LEAKY_RELU:
+        slopeBackward(x, xo, g, go, dx, dxo, n, f.param("slope"));
+        break;
+      case RRELU:
+        if (f.training()) {
+          double lo = f.param("lower");
+          double width = f.param("upper") - lo;
+          for (int i = 0; i < n; i++) {
+            double v = x[xo + i];
+            double d;
+            if (v > 0) d = g[go + i];
+            else if (v <= 0) {
+              double a = rreluSlope(f.seed(), index0 + i, lo, width);
+              d = a == 0 ? 0.0 : a * g[go + i];
+            } else d = v;
+            dx[dxo + i] = d;
+          }
+        } else {
+          slopeBackward(x, xo, g, go, dx, dxo, n, rreluInferenceSlope(f));
+        }
+        break;
+      case RELU6:
+        clampBackward(x, xo, g, go, dx, dxo, n, 0, 6);
+        break;
+      case HARDTANH:
+        clampBackward(x, xo, g, go, dx, dxo, n, f.param("min_val"), f.param("max_val"));
+        break;
+      case THRESHOLD:
+        {
+          double t = f.param("threshold");
+          for (int i = 0; i < n; i++) {
+            double v = x[xo + i];
+            dx[dxo + i] = v > t ? g[go + i] : (v <= t ? 0.0 : v);
+          }
+          break;
+        }
+      case ELU:
+        {
+          double a = f.param("alpha");
+          if (a == 0) {
+            slopeBackward(x, xo, g, go, dx, dxo, n, 0.0);
+            break;
+          }
+          for (int i = 0; i < n; i++) {
+            dx[dxo + i] = times(g[go + i], Formulas.eluPrime(x[xo + i], a), x[xo + i]);
+          }
+          break;
+        }
+      case SELU:
+        for (int i = 0; i < n; i++)
+          dx[dxo + i] = times(g[go + i], Formulas.seluPrime(x[xo + i]), x[xo + i]);
+        break;
+      case CELU:
+        {
+          double a = f.param("alpha");
+          for (int i = 0; i < n; i++) {
+            dx[dxo + i] = times(g[go + i], Formulas.celuPrime(x[xo + i], a), x[xo + i]);
+          }
+          break;
+        }
+      case GELU:
+        for (int i = 0; i < n; i++)
+          dx[dxo + i] =
+              x[xo + i] < Formulas.GELU_ZERO_DERIVATIVE_BELOW
+                  ? 0
+                  : times(g[go + i], Formulas.geluPrime(x[xo + i]), x[xo + i]);
+        break;
+      case GELU_TANH:
+        for (int i = 0; i < n; i++) {
+          dx[dxo + i] =
+              x[xo + i] < Formulas.GELU_TANH_ZERO_DERIVATIVE_BELOW
+                  ? 0
+                  : times(g[go + i], Formulas.geluTanhPrime(x[xo + i]), x[xo + i]);
+        }
+        break;
+      case SILU:
+        for (int i = 0; i < n; i++)
+          dx[dxo + i] = times(g[go + i], Formulas.siluPrime(x[xo + i]), x[xo + i]);
+        break;
+      case MISH:
+        for (int i = 0; i < n; i++)
+          dx[dxo + i] = times(g[go + i], Formulas.mishPrime(x[xo + i]), x[xo + i]);
+        break;
+      case SOFTPLUS:
+        {
+          double b = f.param("beta");
+          double t = f.param("threshold");
+          for (int i = 0; i < n; i++) {
+            dx[dxo + i] = times(g[go + i], Formulas.softplusPrime(x[xo + i], b, t), x[xo + i]);
+          }
+          break;
+        }
+      default:
+        throw new IllegalArgumentException(f.function().id() + " is not elementwise");
+    }
+  }
+
+  private static double times(double grad, double derivative, double x) {
+    return derivative == 0 && Double.isInfinite(x) ? 0.0 : grad * derivative;
+  }
+
+  private static void slopeBackward(
+      double[] x, int xo, double[] g, int go, double[] dx, int dxo, int n, double s) {
+    for (int i = 0; i < n; i++) {
+      double v = x[xo + i];
+      dx[dxo + i] = v > 0 ? g[go + i] : (v <= 0 ? (s == 0 ? 0.0 : s * g[go + i]) : v);
+    }
+  }
+
+  private static void clampBackward(
+      double[] x, int xo, double[] g, int go, double[] dx, int dxo, int n, double lo, double hi) {
+    for (int i = 0; i < n; i++) {
+      double v = x[xo + i];
+      dx[dxo + i] = v > lo && v < hi ? g[go + i] : (v != v ? v : 0.0);
+    }
+  }
+
+  /** True for the functions whose cost is memory traffic, not arithmetic. */
+  static boolean memoryBound(Activation f) {
+    Function fn = f.function();
+    return fn.piecewiseLinear() && !(fn == Function.RRELU && f.training());
+  }
+}

@@ -1,0 +1,53 @@
+package dev.rectifier.spi;
+
+import dev.rectifier.Activation;
+import dev.rectifier.DType;
+import dev.rectifier.Shape;
+
+/**
+ * An open compute backend. Thread-safe: the engine calls it from many threads at once. Arguments
+ * arrive checked by the engine (types agree, lengths fit the shapes, buffers are open and belong to
+ * this backend, outputs do not partly overlap inputs), so a backend validates nothing twice.
+ *
+ * <p>Each output may alias its input exactly (same memory, same offset): in-place calls.
+ */
+public interface Backend extends AutoCloseable {
+  /** The name of the backend, as its provider has it. */
+  String name();
+
+  /** A buffer of {@code length} elements of {@code dtype}, contents unspecified. */
+  BackendBuffer allocate(DType dtype, long length);
+
+  /** Copies {@code src} into {@code dst} from element {@code dstOffset}. */
+  void upload(HostArray src, BackendBuffer dst, long dstOffset);
+
+  /** Copies elements of {@code src} from {@code srcOffset} into {@code dst}. */
+  void download(BackendBuffer src, long srcOffset, HostArray dst);
+
+  /**
+   * {@code y = f(x)} for a tensor of {@code shape}.
+   *
+   * @param weight PReLU's weights (one per channel, or one), null for other functions
+   */
+  void forward(Activation f, Shape shape, Operand x, Operand weight, Operand y);
+
+  /**
+   * {@code gradInput = gradOutput * f'(x)}; for PReLU also {@code gradWeight[c] = sum of gradOutput
+   * * x over the elements of channel c with !(x > 0)}, reduced in a fixed order.
+   *
+   * @param weight PReLU's weights, null for other functions
+   * @param gradWeight PReLU's weight gradient (the length of {@code weight}), null otherwise
+   */
+  void backward(
+      Activation f,
+      Shape shape,
+      Operand x,
+      Operand weight,
+      Operand gradOutput,
+      Operand gradInput,
+      Operand gradWeight);
+
+  /** Frees everything the backend holds. Idempotent. */
+  @Override
+  void close();
+}

@@ -1,0 +1,50 @@
+package dev.rectifier.spi;
+
+import dev.rectifier.DType;
+
+/**
+ * A range of a Java array: {@link #count()} elements from {@link #offset()}. Borrowed for one call:
+ * a backend must not keep it.
+ */
+public final class HostArray implements Operand {
+  private final Object array;
+  private final int offset;
+  private final int count;
+
+  /**
+   * @param array a {@code float[]} or {@code double[]}
+   */
+  public HostArray(Object array, int offset, int count) {
+    if (!(array instanceof float[] || array instanceof double[])) {
+      throw new IllegalArgumentException("a host array is a float[] or a double[]");
+    }
+    this.array = array;
+    this.offset = offset;
+    this.count = count;
+  }
+
+  /** The {@code float[]} or {@code double[]}. */
+  public Object array() {
+    return array;
+  }
+
+  /** The index of the first element. */
+  public int offset() {
+    return offset;
+  }
+
+  /** The number of elements, as an int. */
+  public int count() {
+    return count;
+  }
+
+  @Override
+  public DType dtype() {
+    return array instanceof float[] ? DType.FLOAT32 : DType.FLOAT64;
+  }
+
+  @Override
+  public long length() {
+    return count;
+  }
+}

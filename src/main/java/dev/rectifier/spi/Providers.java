@@ -1,0 +1,17 @@
+package dev.rectifier.spi;
+
+import dev.rectifier.cpu.CpuProvider;
+import java.util.List;
+
+/**
+ * The backends in the fixed order auto mode tries them: the fastest first. CUDA and OpenCL join
+ * this list ahead of the CPU as they are built; the CPU backend is last because it always runs.
+ */
+public final class Providers {
+  private Providers() {}
+
+  /** The providers, fastest first. */
+  public static List<BackendProvider> all() {
+    return List.of(new CpuProvider());
+  }
+}

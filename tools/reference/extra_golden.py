@@ -1,0 +1,148 @@
+#!/usr/bin/env python3
+"""Reference vectors the shared golden set lacks, computed with mpmath at 60 digits.
+
+1. gelu_tanh, f32 and f64, on the golden inputs: the shared set evaluates 0.5*x*(1 + tanh(u)) at
+   50 digits, where 1 + tanh(u) cancels to nothing for x < -11 (75 float64 values are wrong, by up
+   to 1e4 relative). Here it is x * sigmoid(2u), with no cancellation.
+2. silu, mish, gelu, gelu_tanh backward, f32 and f64, densely around the root of f'(x), where
+   f'(x) cancels and a plain float64 evaluation loses digits; grad_output is 1, so grad_input is
+   f'(x) rounded.
+3. The Taylor coefficients of those derivatives around their roots, printed for
+   src/main/java/dev/rectifier/cpu/RootSeries.java.
+
+Conventions as ../shared/reference/README.md; zero results take the sign of the exact value; the
+derivative of gelu and gelu_tanh is taken as exactly 0 (so +0 by selection) below x = -40 and
+x = -30, where it is below 1e-340, as the shared gelu vectors do.
+Run from the repository root: python3 tools/reference/extra_golden.py
+"""
+import json
+import os
+import sys
+
+import numpy as np
+from mpmath import mp, mpf, exp, sqrt, pi, erfc, log1p, tanh, findroot, taylor
+
+mp.dps = 60
+OUT = "src/test/resources/golden-extra"
+GOLDEN = "src/test/resources/golden"
+K = mpf("0.044715")
+C = sqrt(2 / pi)
+
+
+def sig(v):
+    return 1 / (1 + exp(-v))
+
+
+def silu(x):
+    return x * sig(x)
+
+
+def silu_d(x):
+    s = sig(x)
+    return s * (1 + x * (1 - s))
+
+
+def mish(x):
+    return x * tanh(log1p(exp(x)))
+
+
+def mish_d(x):
+    sp = log1p(exp(x))
+    t = tanh(sp)
+    return t + x * (1 - t * t) * sig(x)
+
+
+def gelu(x):
+    return x * erfc(-x / sqrt(2)) / 2
+
+
+def gelu_d(x):
+    return erfc(-x / sqrt(2)) / 2 + x * exp(-x * x / 2) / sqrt(2 * pi)
+
+
+def u_of(x):
+    return C * (x + K * x ** 3)
+
+
+def gelu_tanh(x):
+    return x * sig(2 * u_of(x))
+
+
+def gelu_tanh_d(x):
+    s = sig(2 * u_of(x))
+    du = C * (1 + 3 * K * x * x)
+    return s + x * 2 * s * (1 - s) * du
+
+
+def rounded(v, dt):
+    """mpf -> dtype, with the sign of the exact value on zeros."""
+    f = dt(float(v)) if abs(v) > mpf("1e-400") else dt(0.0)
+    if f == 0 and v < 0:
+        f = dt(-0.0)
+    return f
+
+
+def tanh_form(xs, gs, dt):
+    ys, dxs = [], []
+    for x, g in zip(xs, gs):
+        if np.isnan(x):
+            ys.append(dt(np.nan)); dxs.append(dt(np.nan)); continue
+        if np.isinf(x):
+            ys.append(dt(x) if x > 0 else dt(-0.0))
+            dxs.append(dt(g) if x > 0 else dt(0.0)); continue
+        xv = mpf(float(x))
+        ys.append(dt(x) if x == 0 else rounded(gelu_tanh(xv), dt))  # f(+-0) = +-0
+        if xv < -30:
+            dxs.append(dt(0.0))
+        else:
+            dxs.append(rounded(mpf(float(g)) * gelu_tanh_d(xv), dt))
+    return np.array(ys, dtype=dt), np.array(dxs, dtype=dt)
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    cases = []
+    for tag, dt in (("f32", np.float32), ("f64", np.float64)):
+        x = np.load(f"{GOLDEN}/gelu_tanh_0_{tag}.x.npy")
+        g = np.load(f"{GOLDEN}/gelu_tanh_0_{tag}.g.npy")
+        y, dx = tanh_form(x, g, dt)
+        name = f"gelu_tanh_fixed_{tag}"
+        np.save(f"{OUT}/{name}.y_exact.npy", y)
+        np.save(f"{OUT}/{name}.dx_exact.npy", dx)
+        cases.append({"case": name, "function": "gelu_tanh", "dtype": tag,
+                      "x": f"../golden/gelu_tanh_0_{tag}.x.npy",
+                      "grad_output": f"../golden/gelu_tanh_0_{tag}.g.npy",
+                      "y_exact": f"{name}.y_exact.npy", "grad_input_exact": f"{name}.dx_exact.npy"})
+
+    rng = np.random.default_rng(20261123)
+    series = {}
+    for fname, d, guess in (("silu", silu_d, -1.28), ("mish", mish_d, -1.19),
+                            ("gelu", gelu_d, -0.75), ("gelu_tanh", gelu_tanh_d, -0.75)):
+        r = findroot(d, guess)
+        coeffs = taylor(d, r, 28)
+        series[fname] = (r, coeffs)
+        for tag, dt in (("f32", np.float32), ("f64", np.float64)):
+            near = float(r) + rng.uniform(-1.5, 1.5, 3000) * rng.choice([1, 1e-3, 1e-8], 3000)
+            xs = np.concatenate([near, [float(r)]]).astype(dt)
+            dxs = np.array([rounded(d(mpf(float(v))), dt) for v in xs], dtype=dt)
+            gs = np.ones_like(xs)
+            name = f"{fname}_root_{tag}"
+            np.save(f"{OUT}/{name}.x.npy", xs)
+            np.save(f"{OUT}/{name}.g.npy", gs)
+            np.save(f"{OUT}/{name}.dx_exact.npy", dxs)
+            cases.append({"case": name, "function": fname, "dtype": tag, "x": f"{name}.x.npy",
+                          "grad_output": f"{name}.g.npy", "grad_input_exact": f"{name}.dx_exact.npy"})
+    with open(f"{OUT}/manifest.json", "w") as f:
+        json.dump({"generator": "tools/reference/extra_golden.py (mpmath, 60 digits)",
+                   "cases": cases}, f, indent=1)
+
+    for fname, (r, coeffs) in series.items():
+        hi = float(r)
+        lo = float(r - mpf(hi))
+        print(f"// {fname}'(x) around its root r = {mp.nstr(r, 25)}: sum c[k] (x - r)^k, k = 1..")
+        print(f"ROOT_HI = {hi!r}, ROOT_LO = {lo!r}")
+        print("{" + ", ".join(repr(float(c)) for c in coeffs[1:]) + "}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
