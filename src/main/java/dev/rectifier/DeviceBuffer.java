@@ -138,6 +138,10 @@ public final class DeviceBuffer implements AutoCloseable {
 
   static HostArray host(Object array, int offset, int length, String name) {
     int size = array instanceof float[] f ? f.length : ((double[]) array).length;
+    if (offset == 0 && length > size) {
+      throw new IllegalArgumentException(
+          name + " has " + size + " elements; the call needs " + length);
+    }
     if (offset < 0 || length < 0 || (long) offset + length > size) {
       throw new IllegalArgumentException(
           name

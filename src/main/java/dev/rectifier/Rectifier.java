@@ -162,7 +162,7 @@ public final class Rectifier implements AutoCloseable {
       String name;
       if (backend != null) {
         name = backend;
-        source = "the API (Rectifier.builder().backend)";
+        source = "--backend or Rectifier.builder().backend()";
       } else if (System.getProperty(BACKEND_PROPERTY) != null) {
         name = System.getProperty(BACKEND_PROPERTY);
         source = "the system property " + BACKEND_PROPERTY;

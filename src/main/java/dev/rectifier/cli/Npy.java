@@ -100,7 +100,7 @@ public final class Npy {
       Header h = parseHeader(header, file);
       long dataStart = headerStart + headerLen;
       long size = 1;
-      for (int d : h.shape) {
+      for (long d : h.shape) {
         size = multiplyChecked(size, d, file);
       }
       long bytes = multiplyChecked(size, h.dtype.bytes(), file);
@@ -130,7 +130,9 @@ public final class Npy {
         data.asDoubleBuffer().get(a);
         array = a;
       }
-      return new Array(h.dtype, h.shape, array);
+      int[] dims = new int[h.shape.length];
+      for (int i = 0; i < dims.length; i++) dims[i] = (int) h.shape[i]; // each <= size < 2^31
+      return new Array(h.dtype, dims, array);
     } catch (NoSuchFileException e) {
       throw new NpyException(file + " does not exist");
     }
@@ -150,7 +152,7 @@ public final class Npy {
     }
   }
 
-  private record Header(DType dtype, ByteOrder order, int[] shape) {}
+  private record Header(DType dtype, ByteOrder order, long[] shape) {}
 
   private static final Pattern DESCR = Pattern.compile("'descr'\\s*:\\s*'([^']*)'");
   private static final Pattern FORTRAN = Pattern.compile("'fortran_order'\\s*:\\s*(True|False)");
@@ -201,18 +203,17 @@ public final class Npy {
           file + " is in Fortran order; save it in C order (numpy.ascontiguousarray)");
     }
     String dims = s.group(1).trim();
-    int[] shape;
+    long[] shape;
     if (dims.isEmpty()) {
-      shape = new int[0];
+      shape = new long[0];
     } else {
       String[] parts = dims.split(",");
       int n = parts[parts.length - 1].isBlank() ? parts.length - 1 : parts.length;
-      shape = new int[n];
+      shape = new long[n];
       for (int i = 0; i < n; i++) {
         try {
-          long v = Long.parseLong(parts[i].trim().replace("L", ""));
-          if (v < 0 || v > Integer.MAX_VALUE) throw new NumberFormatException();
-          shape[i] = (int) v;
+          shape[i] = Long.parseLong(parts[i].trim().replace("L", ""));
+          if (shape[i] < 0) throw new NumberFormatException();
         } catch (NumberFormatException e) {
           throw new NpyException(file + " is malformed: bad shape (" + dims + ")");
         }

@@ -1,0 +1,459 @@
+package dev.rectifier.cli;
+
+import com.google.gson.GsonBuilder;
+import dev.rectifier.Activation;
+import dev.rectifier.Activation.Function;
+import dev.rectifier.BackendStatus;
+import dev.rectifier.DType;
+import dev.rectifier.Rectifier;
+import dev.rectifier.RectifierException;
+import dev.rectifier.Shape;
+import java.io.IOException;
+import java.io.PrintWriter;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/**
+ * The command-line tool: {@code info}, {@code forward}, {@code backward}. Exit codes: 0 done, 2 bad
+ * usage or bad input (one line on stderr, nothing written), 1 a backend failure.
+ */
+@Command(
+    name = "rectifier",
+    mixinStandardHelpOptions = true,
+    versionProvider = Main.Version.class,
+    description =
+        "The ReLU family of activations, forward and backward, on CUDA, OpenCL or the CPU.",
+    subcommands = {Main.Info.class, Main.Forward.class, Main.Backward.class})
+public final class Main implements Callable<Integer> {
+  /** Exit code for bad usage or bad input. */
+  static final int BAD_INPUT = 2;
+
+  /** Exit code for a backend failure. */
+  static final int BACKEND_FAILURE = 1;
+
+  public static void main(String[] args) {
+    System.exit(run(args));
+  }
+
+  /** Runs the tool and returns its exit code. */
+  static int run(String... args) {
+    CommandLine cl = new CommandLine(new Main());
+    cl.setParameterExceptionHandler(
+        (e, a) -> {
+          e.getCommandLine().getErr().println("rectifier: " + e.getMessage() + " (see --help)");
+          return BAD_INPUT;
+        });
+    cl.setExecutionExceptionHandler(
+        (e, commandLine, parseResult) -> {
+          PrintWriter err = commandLine.getErr();
+          if (e instanceof IllegalArgumentException || e instanceof IOException) {
+            err.println("rectifier: " + oneLine(e.getMessage()));
+            return BAD_INPUT;
+          }
+          if (e instanceof RectifierException) {
+            err.println("rectifier: " + oneLine(e.getMessage()));
+            return BACKEND_FAILURE;
+          }
+          err.println(
+              "rectifier: internal error: " + oneLine(String.valueOf(e)) + "; please report it");
+          return BACKEND_FAILURE;
+        });
+    return cl.execute(args);
+  }
+
+  private static String oneLine(String s) {
+    return s == null ? "" : s.replace('\n', ' ').replace('\r', ' ');
+  }
+
+  @Override
+  public Integer call() {
+    CommandLine.usage(this, System.err);
+    return BAD_INPUT;
+  }
+
+  static final class Version implements CommandLine.IVersionProvider {
+    @Override
+    public String[] getVersion() {
+      String v = Main.class.getPackage().getImplementationVersion();
+      return new String[] {"rectifier " + (v == null ? "(development build)" : v)};
+    }
+  }
+
+  // ---------------------------------------------------------------- info
+
+  @Command(
+      name = "info",
+      description = "Every backend, its devices, or the exact reason it cannot run here.")
+  static final class Info implements Callable<Integer> {
+    @Option(names = "--json", description = "The same report as JSON, for machines.")
+    boolean json;
+
+    @Option(names = "--backend", description = "Report what forcing this backend would do.")
+    String backend;
+
+    @Override
+    public Integer call() {
+      List<BackendStatus> all = Rectifier.probeAll();
+      String selected = null;
+      String selectionError = null;
+      String requested;
+      try (Rectifier r = Rectifier.builder().backend(backend).build()) {
+        selected = r.backend();
+        requested = r.requested();
+      } catch (RuntimeException e) {
+        selectionError = oneLine(e.getMessage());
+        requested = backend != null ? backend : "?";
+      }
+      if (json) {
+        Map<String, Object> out = new LinkedHashMap<>();
+        out.put("requested", requested);
+        out.put("selected", selected);
+        if (selectionError != null) out.put("selection_error", selectionError);
+        out.put(
+            "rule",
+            "auto takes the first usable backend in this order: " + Rectifier.backendNames());
+        List<Map<String, Object>> list = new ArrayList<>();
+        for (BackendStatus s : all) {
+          Map<String, Object> b = new LinkedHashMap<>();
+          b.put("name", s.name());
+          b.put("usable", s.usable());
+          b.put("reason", s.reason());
+          b.put("devices", s.devices());
+          b.put("details", s.details());
+          list.add(b);
+        }
+        out.put("backends", list);
+        System.out.println(
+            new GsonBuilder().serializeNulls().setPrettyPrinting().create().toJson(out));
+      } else {
+        for (BackendStatus s : all) {
+          System.out.printf(
+              Locale.ROOT,
+              "%-7s %s%n",
+              s.name(),
+              s.usable() ? "usable" : "unusable: " + s.reason());
+          for (String d : s.devices()) System.out.println("        device: " + d);
+        }
+        System.out.println(
+            selected != null
+                ? "selected: " + selected + " (requested: " + requested + ")"
+                : "selected: none: " + selectionError);
+      }
+      return selected != null ? 0 : BACKEND_FAILURE;
+    }
+  }
+
+  // ---------------------------------------------------------------- forward / backward
+
+  /** What forward and backward share: the function, its parameters, the backend. */
+  static final class FunctionOptions {
+    @Parameters(
+        index = "0",
+        paramLabel = "FUNCTION",
+        description =
+            "relu, leaky_relu, prelu, rrelu, elu, selu, celu, relu6, hardtanh, threshold,"
+                + " crelu, maxout, gelu, gelu_tanh, silu, mish, softplus")
+    String function;
+
+    @Option(
+        names = "--param",
+        paramLabel = "NAME=VALUE",
+        description =
+            "A parameter, by PyTorch's name: slope, alpha, min_val, max_val, threshold,"
+                + " value, beta, lower, upper, pieces.")
+    Map<String, String> params = new LinkedHashMap<>();
+
+    @Option(
+        names = "--channel-axis",
+        paramLabel = "N",
+        description =
+            "prelu, crelu, maxout: the channel axis (default 1; negative counts from the end).")
+    Integer channelAxis;
+
+    @Option(
+        names = "--weight",
+        paramLabel = "W.npy",
+        description = "prelu: one weight per channel, or one.")
+    Path weight;
+
+    @Option(names = "--training", description = "rrelu: random slopes per element (needs --seed).")
+    boolean training;
+
+    @Option(
+        names = "--seed",
+        paramLabel = "N",
+        description = "rrelu --training: the generator's seed.")
+    Long seed;
+
+    @Option(
+        names = "--backend",
+        paramLabel = "B",
+        description = "auto (default), cpu ... (see info).")
+    String backend;
+
+    Activation activation() {
+      Map<String, Double> values = new LinkedHashMap<>();
+      for (Map.Entry<String, String> e : params.entrySet()) {
+        try {
+          values.put(e.getKey(), parseNumber(e.getValue()));
+        } catch (NumberFormatException ex) {
+          throw new IllegalArgumentException(
+              "--param "
+                  + e.getKey()
+                  + "="
+                  + e.getValue()
+                  + ": '"
+                  + e.getValue()
+                  + "' is not a number");
+        }
+      }
+      Activation f = Activation.of(function, values, channelAxis);
+      if (training || seed != null) {
+        if (f.function() != Function.RRELU) {
+          throw new IllegalArgumentException("--training and --seed are only for rrelu");
+        }
+        if (!training || seed == null) {
+          throw new IllegalArgumentException("rrelu training needs both --training and --seed N");
+        }
+        f = f.training(seed);
+      }
+      if (f.function() == Function.PRELU && weight == null) {
+        throw new IllegalArgumentException("prelu needs --weight W.npy (one weight per channel)");
+      }
+      if (f.function() != Function.PRELU && weight != null) {
+        throw new IllegalArgumentException("--weight is only for prelu, not " + f.function().id());
+      }
+      return f;
+    }
+  }
+
+  /** A number as Java reads it, and also nan, inf, -inf in any case (as NumPy prints them). */
+  static double parseNumber(String text) {
+    String t = text.trim().toLowerCase(Locale.ROOT);
+    switch (t) {
+      case "nan":
+        return Double.NaN;
+      case "inf", "+inf", "infinity", "+infinity":
+        return Double.POSITIVE_INFINITY;
+      case "-inf", "-infinity":
+        return Double.NEGATIVE_INFINITY;
+      default:
+        if (!t.matches("[+-]?[0-9._e+-]+")) throw new NumberFormatException(text);
+        return Double.parseDouble(t);
+    }
+  }
+
+  private static void checkOutput(String option, Path out, Path... inputs) throws IOException {
+    Path abs = out.toAbsolutePath().normalize();
+    Path dir = abs.getParent();
+    if (dir == null || !Files.isDirectory(dir)) {
+      throw new IllegalArgumentException(
+          option + ": the directory " + dir + " does not exist; create it first");
+    }
+    if (Files.isDirectory(abs)) {
+      throw new IllegalArgumentException(option + ": " + out + " is a directory; give a file name");
+    }
+    for (Path in : inputs) {
+      if (in != null
+          && (in.toAbsolutePath().normalize().equals(abs)
+              || (Files.exists(abs) && Files.exists(in) && Files.isSameFile(in, abs)))) {
+        throw new IllegalArgumentException(
+            option + ": " + out + " is also an input; write the result to another file");
+      }
+    }
+  }
+
+  private static Npy.Array read(String option, Path file) throws IOException {
+    try {
+      return Npy.read(file);
+    } catch (IOException e) {
+      throw new Npy.NpyException(option + ": " + e.getMessage());
+    }
+  }
+
+  private static void sameType(String option, Npy.Array a, Npy.Array x) {
+    if (a.dtype() != x.dtype()) {
+      throw new IllegalArgumentException(
+          option
+              + " is "
+              + name(a.dtype())
+              + " but --input is "
+              + name(x.dtype())
+              + "; give both the same type");
+    }
+  }
+
+  private static String name(DType t) {
+    return t == DType.FLOAT32 ? "float32" : "float64";
+  }
+
+  private static Rectifier engine(String backend) {
+    return Rectifier.builder().backend(backend).build();
+  }
+
+  private static Object newArray(DType t, long n) {
+    return t == DType.FLOAT32 ? new float[(int) n] : new double[(int) n];
+  }
+
+  @Command(name = "forward", description = "y = f(x) on a .npy file.")
+  static final class Forward implements Callable<Integer> {
+    @Mixin FunctionOptionsMixin options;
+
+    @Option(names = "--input", required = true, paramLabel = "X.npy")
+    Path input;
+
+    @Option(names = "--output", required = true, paramLabel = "Y.npy")
+    Path output;
+
+    @Override
+    public Integer call() throws IOException {
+      FunctionOptions o = options.options;
+      Activation f = o.activation();
+      checkOutput("--output", output, input, o.weight);
+      Npy.Array x = read("--input", input);
+      Shape shape = Shape.of(x.shape());
+      Shape out = f.outputShape(shape);
+      Npy.Array w = o.weight == null ? null : read("--weight", o.weight);
+      if (w != null) sameType("--weight", w, x);
+      Object y = newArray(x.dtype(), out.size());
+      long start = System.nanoTime();
+      try (Rectifier r = engine(o.backend)) {
+        if (x.dtype() == DType.FLOAT32) {
+          if (w != null) r.forward(f, shape, (float[]) x.data(), (float[]) w.data(), (float[]) y);
+          else r.forward(f, shape, (float[]) x.data(), (float[]) y);
+        } else {
+          if (w != null) {
+            r.forward(f, shape, (double[]) x.data(), (double[]) w.data(), (double[]) y);
+          } else {
+            r.forward(f, shape, (double[]) x.data(), (double[]) y);
+          }
+        }
+        Npy.writeAtomically(output, out.dims(), y);
+        System.err.printf(
+            Locale.ROOT,
+            "forward %s %s%s on %s: %.1f ms%n",
+            f,
+            name(x.dtype()),
+            shape,
+            r.backend(),
+            (System.nanoTime() - start) / 1e6);
+      }
+      return 0;
+    }
+  }
+
+  @Command(name = "backward", description = "grad_input = grad_output * f'(x) on .npy files.")
+  static final class Backward implements Callable<Integer> {
+    @Mixin FunctionOptionsMixin options;
+
+    @Option(names = "--input", required = true, paramLabel = "X.npy")
+    Path input;
+
+    @Option(names = "--grad-output", required = true, paramLabel = "G.npy")
+    Path gradOutput;
+
+    @Option(names = "--grad-input", required = true, paramLabel = "DX.npy")
+    Path gradInput;
+
+    @Option(
+        names = "--grad-weight",
+        paramLabel = "DW.npy",
+        description = "prelu: where grad_weight goes.")
+    Path gradWeight;
+
+    @Override
+    public Integer call() throws IOException {
+      FunctionOptions o = options.options;
+      Activation f = o.activation();
+      boolean prelu = f.function() == Function.PRELU;
+      if (prelu && gradWeight == null) {
+        throw new IllegalArgumentException("prelu backward needs --grad-weight DW.npy");
+      }
+      if (!prelu && gradWeight != null) {
+        throw new IllegalArgumentException("--grad-weight is only for prelu");
+      }
+      checkOutput("--grad-input", gradInput, input, gradOutput, o.weight);
+      if (prelu) checkOutput("--grad-weight", gradWeight, input, gradOutput, o.weight, gradInput);
+      Npy.Array x = read("--input", input);
+      Npy.Array g = read("--grad-output", gradOutput);
+      sameType("--grad-output", g, x);
+      Shape shape = Shape.of(x.shape());
+      Shape out = f.outputShape(shape);
+      if (!Arrays.equals(g.shape(), out.dims())) {
+        throw new IllegalArgumentException(
+            "--grad-output has shape "
+                + g.shapeText()
+                + " but "
+                + f.function().id()
+                + " of --input "
+                + shape
+                + " gives "
+                + out
+                + "; give a gradient of that shape");
+      }
+      Npy.Array w = o.weight == null ? null : read("--weight", o.weight);
+      if (w != null) sameType("--weight", w, x);
+      Object dx = newArray(x.dtype(), shape.size());
+      Object dw = w == null ? null : newArray(x.dtype(), w.size());
+      long start = System.nanoTime();
+      try (Rectifier r = engine(o.backend)) {
+        if (x.dtype() == DType.FLOAT32) {
+          if (w != null) {
+            r.backward(
+                f,
+                shape,
+                (float[]) x.data(),
+                (float[]) w.data(),
+                (float[]) g.data(),
+                (float[]) dx,
+                (float[]) dw);
+          } else {
+            r.backward(f, shape, (float[]) x.data(), (float[]) g.data(), (float[]) dx);
+          }
+        } else {
+          if (w != null) {
+            r.backward(
+                f,
+                shape,
+                (double[]) x.data(),
+                (double[]) w.data(),
+                (double[]) g.data(),
+                (double[]) dx,
+                (double[]) dw);
+          } else {
+            r.backward(f, shape, (double[]) x.data(), (double[]) g.data(), (double[]) dx);
+          }
+        }
+        Npy.writeAtomically(gradInput, shape.dims(), dx);
+        if (dw != null) Npy.writeAtomically(gradWeight, w.shape(), dw);
+        System.err.printf(
+            Locale.ROOT,
+            "backward %s %s%s on %s: %.1f ms%n",
+            f,
+            name(x.dtype()),
+            shape,
+            r.backend(),
+            (System.nanoTime() - start) / 1e6);
+      }
+      return 0;
+    }
+  }
+
+  /** Picocli mixes the shared options into both commands through this holder. */
+  static final class FunctionOptionsMixin {
+    @CommandLine.ArgGroup(exclusive = false, multiplicity = "1")
+    FunctionOptions options;
+  }
+}

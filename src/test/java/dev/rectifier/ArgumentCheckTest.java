@@ -1,0 +1,55 @@
+package dev.rectifier;
+
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.function.Executable;
+
+/** The engine refuses bad calls before anything is written. */
+class ArgumentCheckTest {
+  private final Rectifier r = Rectifier.builder().backend("cpu").failOnLeak(true).build();
+
+  @AfterEach
+  void close() {
+    r.close();
+  }
+
+  private static void rejects(Executable e, String words) {
+    IllegalArgumentException x = assertThrows(IllegalArgumentException.class, e);
+    assertTrue(x.getMessage().contains(words), x.getMessage() + " lacks " + words);
+  }
+
+  @Test
+  void lengthsTypesWeightsAndOverlaps() {
+    float[] x = {1, -2, 3, -4};
+    float[] y = new float[4];
+    rejects(
+        () -> r.forward(Activation.relu(), x, new float[3]), "y has 3 elements; the call needs 4");
+    rejects(() -> r.forward(Activation.relu(), x, 2, y, 0, 3), "do not fit its array");
+    rejects(
+        () -> r.forward(Activation.relu(), x, 0, x, 1, 3),
+        "overlaps an input at a different offset");
+    rejects(() -> r.forward(Activation.crelu(), Shape.of(2, 2), x, new float[8]), "");
+    float[] big = new float[12];
+    rejects(() -> r.forward(Activation.crelu(0), big, 0, big, 4, 4), "cannot run in place");
+    rejects(() -> r.forward(Activation.prelu(), Shape.of(1, 4), x, y), "prelu needs its weight");
+    rejects(
+        () -> r.forward(Activation.prelu(), Shape.of(1, 4), x, new float[3], y),
+        "needs 4 (one per channel");
+    rejects(() -> r.forward(Activation.relu(), Shape.of(4), x, new float[1], y), "only for prelu");
+    rejects(() -> r.forward(Activation.relu(), Shape.of(5), x, y), "x has 4 elements");
+    float[] dx = new float[4];
+    rejects(
+        () -> r.backward(Activation.prelu(), Shape.of(1, 4), x, new float[4], x, dx, dx),
+        "overlap");
+    try (DeviceBuffer a = r.allocate(DType.FLOAT32, 4);
+        DeviceBuffer b = r.allocate(DType.FLOAT64, 4)) {
+      rejects(() -> r.forward(Activation.relu(), Shape.of(4), a, b), "y is f64 but x is f32");
+      rejects(() -> a.copyFrom(new double[4]), "holds FLOAT32");
+      rejects(() -> a.copyFrom(new float[5]), "outside the buffer");
+    }
+    assertTrue(r.liveBuffers() == 0);
+  }
+}

@@ -1,0 +1,496 @@
+package dev.rectifier.cli;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import com.google.gson.JsonObject;
+import com.google.gson.JsonParser;
+import dev.rectifier.Activation;
+import dev.rectifier.Rectifier;
+import java.io.IOException;
+import java.net.URISyntaxException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
+
+/**
+ * The packaged tool, {@code target/rectifier.jar}, run in real processes on real {@code .npy}
+ * files: its answers are the API's bit for bit (and the golden vectors'), and every bad input exits
+ * 2 with one line on stderr and leaves the output untouched.
+ */
+class CliIT {
+  private static Path jar;
+  private static Path golden;
+
+  @TempDir Path dir;
+
+  record Result(int code, String out, String err) {}
+
+  @BeforeAll
+  static void locate() throws URISyntaxException {
+    jar = Path.of(System.getProperty("rectifier.jar", "target/rectifier.jar"));
+    assertTrue(Files.isRegularFile(jar), "no " + jar + ": run mvn package first");
+    golden = Path.of(CliIT.class.getResource("/golden/manifest.json").toURI()).getParent();
+  }
+
+  static Result run(Map<String, String> env, Object... args) throws Exception {
+    List<String> cmd = new ArrayList<>();
+    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+    cmd.add("-jar");
+    cmd.add(jar.toString());
+    for (Object a : args) cmd.add(a.toString());
+    ProcessBuilder pb = new ProcessBuilder(cmd);
+    pb.environment().remove("RECTIFIER_BACKEND");
+    pb.environment().putAll(env);
+    Path out = Files.createTempFile("cli", ".out");
+    Path err = Files.createTempFile("cli", ".err");
+    pb.redirectOutput(out.toFile()).redirectError(err.toFile());
+    Process p = pb.start();
+    assertTrue(p.waitFor(120, TimeUnit.SECONDS), "the tool did not finish: " + cmd);
+    Result r = new Result(p.exitValue(), Files.readString(out), Files.readString(err));
+    Files.delete(out);
+    Files.delete(err);
+    return r;
+  }
+
+  static Result run(Object... args) throws Exception {
+    return run(Map.of(), args);
+  }
+
+  private static Path g(String file) {
+    return golden.resolve(file);
+  }
+
+  // ------------------------------------------------------------------ answers
+
+  @Test
+  void forwardAndBackwardGiveTheGoldenAnswers() throws Exception {
+    for (String c : List.of("elu_1", "leaky_relu_1", "relu6_0", "gelu_0", "softplus_0")) {
+      for (String dt : List.of("f32", "f64")) {
+        String base = c + "_" + dt;
+        JsonObject m = manifestCase(base);
+        List<Object> params = new ArrayList<>();
+        for (var e : m.getAsJsonObject("params").entrySet()) {
+          params.add("--param");
+          params.add(e.getKey() + "=" + e.getValue().getAsString());
+        }
+        String fn = m.get("function").getAsString();
+        Path y = dir.resolve(base + ".y.npy");
+        Path dx = dir.resolve(base + ".dx.npy");
+        List<Object> fwd =
+            new ArrayList<>(List.of("forward", fn, "--input", g(base + ".x.npy"), "--output", y));
+        fwd.addAll(params);
+        Result r = run(fwd.toArray());
+        assertEquals(0, r.code(), r.err());
+        List<Object> bwd =
+            new ArrayList<>(
+                List.of(
+                    "backward",
+                    fn,
+                    "--input",
+                    g(base + ".x.npy"),
+                    "--grad-output",
+                    g(base + ".g.npy"),
+                    "--grad-input",
+                    dx));
+        bwd.addAll(params);
+        r = run(bwd.toArray());
+        assertEquals(0, r.code(), r.err());
+        assertSameAsApiAndGolden(base, fn, params, y, dx);
+      }
+    }
+  }
+
+  private static JsonObject manifestCase(String name) throws IOException {
+    JsonObject m =
+        JsonParser.parseString(Files.readString(golden.resolve("manifest.json"))).getAsJsonObject();
+    for (var e : m.getAsJsonArray("cases")) {
+      if (e.getAsJsonObject().get("case").getAsString().equals(name)) return e.getAsJsonObject();
+    }
+    throw new IllegalArgumentException(name);
+  }
+
+  private void assertSameAsApiAndGolden(
+      String base, String fn, List<Object> params, Path y, Path dx) throws IOException {
+    Npy.Array x = Npy.read(g(base + ".x.npy"));
+    Npy.Array gr = Npy.read(g(base + ".g.npy"));
+    Npy.Array gotY = Npy.read(y);
+    Npy.Array gotDx = Npy.read(dx);
+    assertArrayEquals(x.shape(), gotY.shape());
+    assertEquals(x.dtype(), gotY.dtype());
+    java.util.Map<String, Double> p = new java.util.HashMap<>();
+    for (int i = 0; i < params.size(); i += 2) {
+      String[] kv = params.get(i + 1).toString().split("=");
+      p.put(kv[0], Double.parseDouble(kv[1]));
+    }
+    Activation f = Activation.of(fn, p, null);
+    try (Rectifier r = Rectifier.create("cpu")) {
+      if (x.data() instanceof float[] xs) {
+        float[] wy = new float[xs.length];
+        float[] wdx = new float[xs.length];
+        r.forward(f, xs, wy);
+        r.backward(f, xs, (float[]) gr.data(), wdx);
+        assertEquals(Arrays.toString(wy), Arrays.toString((float[]) gotY.data()), base);
+        assertEquals(Arrays.toString(wdx), Arrays.toString((float[]) gotDx.data()), base);
+      } else {
+        double[] xs = (double[]) x.data();
+        double[] wy = new double[xs.length];
+        double[] wdx = new double[xs.length];
+        r.forward(f, xs, wy);
+        r.backward(f, xs, (double[]) gr.data(), wdx);
+        assertEquals(Arrays.toString(wy), Arrays.toString((double[]) gotY.data()), base);
+        assertEquals(Arrays.toString(wdx), Arrays.toString((double[]) gotDx.data()), base);
+      }
+    }
+    if (f.function().piecewiseLinear()) {
+      // bit-exact against the 50-digit reference too
+      Npy.Array want = Npy.read(g(base + ".y_exact.npy"));
+      assertEquals(bits(want.data()), bits(gotY.data()), base + " vs y_exact");
+    }
+  }
+
+  private static String bits(Object a) {
+    StringBuilder s = new StringBuilder();
+    if (a instanceof float[] f)
+      for (float v : f)
+        s.append(Float.isNaN(v) ? "NaN" : Integer.toHexString(Float.floatToRawIntBits(v)))
+            .append(',');
+    else
+      for (double v : (double[]) a)
+        s.append(Double.isNaN(v) ? "NaN" : Long.toHexString(Double.doubleToRawLongBits(v)))
+            .append(',');
+    return s.toString();
+  }
+
+  @Test
+  void preluCreluMaxoutAndRreluTrainingRunThroughTheTool() throws Exception {
+    Path dx = dir.resolve("dx.npy");
+    Path dw = dir.resolve("dw.npy");
+    Result r =
+        run(
+            "backward",
+            "prelu",
+            "--weight",
+            g("prelu_0_f32.w.npy"),
+            "--input",
+            g("prelu_0_f32.x.npy"),
+            "--grad-output",
+            g("prelu_0_f32.g.npy"),
+            "--grad-input",
+            dx,
+            "--grad-weight",
+            dw);
+    assertEquals(0, r.code(), r.err());
+    assertArrayEquals(new int[] {6}, Npy.read(dw).shape());
+    Path y = dir.resolve("y.npy");
+    r =
+        run(
+            "forward",
+            "crelu",
+            "--channel-axis",
+            "1",
+            "--input",
+            g("crelu_0_f64.x.npy"),
+            "--output",
+            y);
+    assertEquals(0, r.code(), r.err());
+    assertArrayEquals(new int[] {2, 12, 5, 7}, Npy.read(y).shape());
+    r =
+        run(
+            "forward",
+            "maxout",
+            "--param",
+            "pieces=3",
+            "--input",
+            g("maxout_0_f32.x.npy"),
+            "--output",
+            y);
+    assertEquals(0, r.code(), r.err());
+    assertArrayEquals(new int[] {2, 2, 5, 7}, Npy.read(y).shape());
+    assertEquals(bits(Npy.read(g("maxout_0_f32.y_torch.npy")).data()), bits(Npy.read(y).data()));
+    Path y2 = dir.resolve("y2.npy");
+    r =
+        run(
+            "forward",
+            "rrelu",
+            "--training",
+            "--seed",
+            "7",
+            "--input",
+            g("rrelu_0_f32.x.npy"),
+            "--output",
+            y);
+    assertEquals(0, r.code(), r.err());
+    r =
+        run(
+            "forward",
+            "rrelu",
+            "--training",
+            "--seed",
+            "7",
+            "--input",
+            g("rrelu_0_f32.x.npy"),
+            "--output",
+            y2);
+    assertEquals(bits(Npy.read(y).data()), bits(Npy.read(y2).data()), "same seed, same slopes");
+  }
+
+  @Test
+  void infoReportsEveryBackendAsTextAndJson() throws Exception {
+    Result r = run("info");
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.out().contains("cpu") && r.out().contains("usable"), r.out());
+    r = run("info", "--json");
+    assertEquals(0, r.code(), r.err());
+    JsonObject j = JsonParser.parseString(r.out()).getAsJsonObject();
+    assertEquals("cpu", j.get("selected").getAsString());
+    var cpu =
+        j.getAsJsonArray("backends").get(j.getAsJsonArray("backends").size() - 1).getAsJsonObject();
+    assertEquals("cpu", cpu.get("name").getAsString());
+    assertTrue(cpu.get("usable").getAsBoolean());
+  }
+
+  @Test
+  void theEnvironmentVariableForcesABackend() throws Exception {
+    Result r = run(Map.of("RECTIFIER_BACKEND", "cpu"), "info", "--json");
+    assertEquals(0, r.code(), r.err());
+    assertEquals(
+        "cpu", JsonParser.parseString(r.out()).getAsJsonObject().get("requested").getAsString());
+    Path y = dir.resolve("y.npy");
+    r =
+        run(
+            Map.of("RECTIFIER_BACKEND", "tpu"),
+            "forward",
+            "relu",
+            "--input",
+            g("relu_0_f32.x.npy"),
+            "--output",
+            y);
+    assertEquals(2, r.code());
+    assertTrue(r.err().contains("RECTIFIER_BACKEND") && r.err().contains("cpu"), r.err());
+    assertFalse(Files.exists(y));
+  }
+
+  // ------------------------------------------------------------------ bad input
+
+  static Path write(Path dir, String name, byte[] bytes) throws IOException {
+    Path p = dir.resolve(name);
+    Files.write(p, bytes);
+    return p;
+  }
+
+  static byte[] npyBytes(String descr, String shape, boolean fortran, int dataBytes) {
+    String dict =
+        "{'descr': '"
+            + descr
+            + "', 'fortran_order': "
+            + (fortran ? "True" : "False")
+            + ", 'shape': "
+            + shape
+            + ", }";
+    int total = ((10 + dict.length() + 1 + 63) / 64) * 64;
+    String header = dict + " ".repeat(total - 10 - dict.length() - 1) + "\n";
+    ByteBuffer b =
+        ByteBuffer.allocate(10 + header.length() + dataBytes).order(ByteOrder.LITTLE_ENDIAN);
+    b.put(new byte[] {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0});
+    b.putShort((short) header.length());
+    b.put(header.getBytes(StandardCharsets.ISO_8859_1));
+    return b.array();
+  }
+
+  static Stream<Arguments> badInputs() {
+    return Stream.of(
+        Arguments.of(
+            "unknown function",
+            List.of("forward", "swish", "--input", "X", "--output", "OUT"),
+            "unknown function"),
+        Arguments.of(
+            "unknown parameter",
+            List.of("forward", "elu", "--param", "beta=2", "--input", "X", "--output", "OUT"),
+            "unknown parameter 'beta'"),
+        Arguments.of(
+            "parameter not a number",
+            List.of(
+                "forward", "leaky_relu", "--param", "slope=abc", "--input", "X", "--output", "OUT"),
+            "not a number"),
+        Arguments.of(
+            "NaN parameter",
+            List.of(
+                "forward", "leaky_relu", "--param", "slope=nan", "--input", "X", "--output", "OUT"),
+            "NaN"),
+        Arguments.of(
+            "celu alpha 0",
+            List.of("forward", "celu", "--param", "alpha=0", "--input", "X", "--output", "OUT"),
+            "alpha is 0"),
+        Arguments.of(
+            "hardtanh min > max",
+            List.of(
+                "forward",
+                "hardtanh",
+                "--param",
+                "min_val=2",
+                "--param",
+                "max_val=1",
+                "--input",
+                "X",
+                "--output",
+                "OUT"),
+            "min_val"),
+        Arguments.of(
+            "threshold without value",
+            List.of(
+                "forward",
+                "threshold",
+                "--param",
+                "threshold=1",
+                "--input",
+                "X",
+                "--output",
+                "OUT"),
+            "needs the parameter 'value'"),
+        Arguments.of(
+            "missing input",
+            List.of("forward", "relu", "--input", "MISSING", "--output", "OUT"),
+            "does not exist"),
+        Arguments.of(
+            "malformed npy",
+            List.of("forward", "relu", "--input", "GARBAGE", "--output", "OUT"),
+            "not a .npy file"),
+        Arguments.of(
+            "truncated npy",
+            List.of("forward", "relu", "--input", "TRUNCATED", "--output", "OUT"),
+            "truncated"),
+        Arguments.of(
+            "lying header",
+            List.of("forward", "relu", "--input", "LIAR", "--output", "OUT"),
+            "truncated"),
+        Arguments.of(
+            "integer npy",
+            List.of("forward", "relu", "--input", "INT", "--output", "OUT"),
+            "'<i4'"),
+        Arguments.of(
+            "fortran order",
+            List.of("forward", "relu", "--input", "FORTRAN", "--output", "OUT"),
+            "Fortran order"),
+        Arguments.of(
+            "shapes differ",
+            List.of(
+                "backward",
+                "relu",
+                "--input",
+                "X",
+                "--grad-output",
+                "G_SHORT",
+                "--grad-input",
+                "OUT"),
+            "shape"),
+        Arguments.of(
+            "dtypes differ",
+            List.of(
+                "backward", "relu", "--input", "X", "--grad-output", "G64", "--grad-input", "OUT"),
+            "float64"),
+        Arguments.of(
+            "channel axis out of range",
+            List.of("forward", "crelu", "--channel-axis", "4", "--input", "X4D", "--output", "OUT"),
+            "channel axis 4"),
+        Arguments.of(
+            "maxout pieces do not divide",
+            List.of(
+                "forward", "maxout", "--param", "pieces=4", "--input", "X4D", "--output", "OUT"),
+            "does not divide"),
+        Arguments.of(
+            "prelu without weight",
+            List.of("forward", "prelu", "--input", "X4D", "--output", "OUT"),
+            "--weight"),
+        Arguments.of(
+            "prelu weight count",
+            List.of("forward", "prelu", "--weight", "X", "--input", "X4D", "--output", "OUT"),
+            "needs 6"),
+        Arguments.of(
+            "output directory missing",
+            List.of("forward", "relu", "--input", "X", "--output", "NODIR"),
+            "does not exist"),
+        Arguments.of(
+            "output is the input",
+            List.of("forward", "relu", "--input", "OUT", "--output", "OUT"),
+            "also an input"),
+        Arguments.of(
+            "unknown option",
+            List.of("forward", "relu", "--inptu", "X", "--input", "X", "--output", "OUT"),
+            "Unknown option"),
+        Arguments.of("missing option", List.of("forward", "relu", "--output", "OUT"), "--input"),
+        Arguments.of(
+            "seed without training",
+            List.of("forward", "rrelu", "--seed", "3", "--input", "X", "--output", "OUT"),
+            "--training"),
+        Arguments.of(
+            "unknown backend",
+            List.of("forward", "relu", "--backend", "tpu", "--input", "X", "--output", "OUT"),
+            "unknown backend 'tpu'"));
+  }
+
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("badInputs")
+  void badInputExitsTwoWithOneLineAndLeavesTheOutputUntouched(
+      String what, List<String> args, String expected) throws Exception {
+    Path out = dir.resolve("out.npy");
+    byte[] sentinel = "untouched".getBytes(StandardCharsets.US_ASCII);
+    Files.write(out, sentinel);
+    Map<String, Path> files =
+        Map.ofEntries(
+            Map.entry("X", g("relu_0_f32.x.npy")),
+            Map.entry("X4D", g("prelu_0_f32.x.npy")),
+            Map.entry("G_SHORT", g("prelu_0_f32.g.npy")),
+            Map.entry("G64", g("relu_0_f64.g.npy")),
+            Map.entry("MISSING", dir.resolve("missing.npy")),
+            Map.entry(
+                "GARBAGE",
+                write(dir, "garbage.npy", "hello, not numpy".getBytes(StandardCharsets.US_ASCII))),
+            Map.entry(
+                "TRUNCATED",
+                write(
+                    dir,
+                    "trunc.npy",
+                    Arrays.copyOf(Files.readAllBytes(g("relu_0_f32.x.npy")), 500))),
+            Map.entry(
+                "LIAR", write(dir, "liar.npy", npyBytes("<f4", "(1099511627776,)", false, 16))),
+            Map.entry("INT", write(dir, "int.npy", npyBytes("<i4", "(4,)", false, 16))),
+            Map.entry("FORTRAN", write(dir, "fortran.npy", npyBytes("<f4", "(2, 2)", true, 16))),
+            Map.entry("NODIR", dir.resolve("no/such/dir/y.npy")),
+            Map.entry("OUT", out));
+    List<Object> resolved = new ArrayList<>();
+    for (String a : args) resolved.add(files.containsKey(a) ? files.get(a) : a);
+    Result r = run(resolved.toArray());
+    assertEquals(2, r.code(), what + ": " + r.err());
+    String err = r.err().strip();
+    assertFalse(err.isEmpty(), what + ": says nothing");
+    assertEquals(1, err.lines().count(), what + ": more than one line:\n" + err);
+    assertTrue(err.contains(expected), what + ": '" + err + "' lacks '" + expected + "'");
+    assertFalse(
+        err.matches(".*(Exception|\\bat [a-z]+\\.).*"),
+        what + ": a stack trace or class name: " + err);
+    assertArrayEquals(sentinel, Files.readAllBytes(out), what + ": the output was written");
+    try (Stream<Path> left = Files.list(dir)) {
+      left.filter(p -> p.getFileName().toString().endsWith(".tmp"))
+          .findAny()
+          .ifPresent(p -> fail(what + ": left a temporary file " + p));
+    }
+  }
+}
