@@ -31,9 +31,12 @@ class ArgumentCheckTest {
     rejects(
         () -> r.forward(Activation.relu(), x, 0, x, 1, 3),
         "overlaps an input at a different offset");
-    rejects(() -> r.forward(Activation.crelu(), Shape.of(2, 2), x, new float[8]), "");
+    r.forward(Activation.crelu(), Shape.of(2, 2), x, new float[8]);
+    rejects(
+        () -> r.forward(Activation.crelu(), Shape.of(2, 2), x, y),
+        "y has 4 elements; the call needs 8");
     float[] big = new float[12];
-    rejects(() -> r.forward(Activation.crelu(0), big, 0, big, 4, 4), "cannot run in place");
+    rejects(() -> r.forward(Activation.crelu(0), big, 0, big, 2, 4), "cannot run in place");
     rejects(() -> r.forward(Activation.prelu(), Shape.of(1, 4), x, y), "prelu needs its weight");
     rejects(
         () -> r.forward(Activation.prelu(), Shape.of(1, 4), x, new float[3], y),
