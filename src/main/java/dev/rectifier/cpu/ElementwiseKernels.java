@@ -98,6 +98,16 @@ final class ElementwiseKernels {
    * subnormal reaches -2), -0 for -0 and 0 for the rest; NaN stays NaN throughout.
    */
   private static void relu(float[] x, int xo, float[] y, int yo, int n) {
+    if (xo == yo) {
+      // One index for both arrays: C2 then knows that even if x is y no element is read after it
+      // is written, and vectorizes; with two offsets it cannot rule that out (3x slower here).
+      for (int i = xo; i < xo + n; i++) {
+        float v = x[i];
+        float t = Math.min(Math.max(v * TWO_75 * TWO_75, -1f), 0f);
+        y[i] = Math.max(v, -0f) * (1f + 2f * t);
+      }
+      return;
+    }
     for (int i = 0; i < n; i++) {
       float v = x[xo + i];
       float t = Math.min(Math.max(v * TWO_75 * TWO_75, -1f), 0f);
@@ -110,7 +120,12 @@ final class ElementwiseKernels {
    * for bit (rounding is monotonic; -0 and NaN come through) and vectorizes.
    */
   private static void leaky(float[] x, int xo, float[] y, int yo, int n, float s) {
-    if (s > 0 && s <= 1) {
+    if (s > 0 && s <= 1 && xo == yo) { // one index: see relu
+      for (int i = xo; i < xo + n; i++) {
+        float v = x[i];
+        y[i] = Math.max(v, s * v);
+      }
+    } else if (s > 0 && s <= 1) {
       for (int i = 0; i < n; i++) {
         float v = x[xo + i];
         y[yo + i] = Math.max(v, s * v);
@@ -124,6 +139,23 @@ final class ElementwiseKernels {
   }
 
   private static void clamp(float[] x, int xo, float[] y, int yo, int n, float lo, float hi) {
+    int loBits = Float.floatToRawIntBits(lo);
+    boolean hiFits = hi > 0 || Float.floatToRawIntBits(hi) == 0;
+    if (xo == yo && hiFits && loBits == 0) {
+      // lo = +0 (relu6): min(relu(x), hi), relu as above, equals the select bit for bit.
+      for (int i = xo; i < xo + n; i++) {
+        float v = x[i];
+        float t = Math.min(Math.max(v * TWO_75 * TWO_75, -1f), 0f);
+        y[i] = Math.min(Math.max(v, -0f) * (1f + 2f * t), hi);
+      }
+      return;
+    }
+    if (xo == yo && hiFits && (lo < 0 || loBits == 0x80000000)) {
+      // min(max(x, lo), hi) equals the select bit for bit when lo < 0 <= hi: Java's max and min
+      // keep NaN and order -0 below +0, so a zero input keeps its sign. It vectorizes.
+      for (int i = xo; i < xo + n; i++) y[i] = Math.min(Math.max(x[i], lo), hi);
+      return;
+    }
     for (int i = 0; i < n; i++) {
       float v = x[xo + i];
       y[yo + i] = v < lo ? lo : (v > hi ? hi : v);
