@@ -8,6 +8,7 @@ import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.AtomicMoveNotSupportedException;
+import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
@@ -229,7 +230,19 @@ public final class Npy {
    */
   public static void writeAtomically(Path target, int[] shape, Object data) throws IOException {
     Path dir = target.toAbsolutePath().getParent();
-    Path tmp = Files.createTempFile(dir, "." + target.getFileName() + ".", ".tmp");
+    // Not Files.createTempFile: it makes the file owner-only (0600), and the rename would carry
+    // that to the output. createFile gives the permissions a new file normally gets (umask).
+    Path tmp = null;
+    for (int attempt = 0; tmp == null; attempt++) {
+      Path candidate =
+          dir.resolve(
+              "." + target.getFileName() + "." + Long.toHexString(System.nanoTime()) + ".tmp");
+      try {
+        tmp = Files.createFile(candidate);
+      } catch (FileAlreadyExistsException e) {
+        if (attempt > 100) throw e;
+      }
+    }
     try {
       write(tmp, shape, data);
       try {

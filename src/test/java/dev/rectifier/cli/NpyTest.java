@@ -67,6 +67,15 @@ class NpyTest {
     Files.writeString(f, "old");
     Npy.writeAtomically(f, new int[] {1}, new float[] {2});
     assertArrayEquals(new float[] {2}, (float[]) Npy.read(f).data());
+    Path fresh = dir.resolve("fresh.npy");
+    Npy.writeAtomically(fresh, new int[] {1}, new float[] {2});
+    Path plain = Files.createFile(dir.resolve("plain"));
+    assertEquals(
+        Files.getPosixFilePermissions(plain),
+        Files.getPosixFilePermissions(fresh),
+        "an output gets the permissions of any new file, not a temporary file's 0600");
+    Files.delete(plain);
+    Files.delete(fresh);
     try (var s = Files.list(dir)) {
       assertEquals(1, s.count());
     }
