@@ -109,12 +109,14 @@ public final class Main implements Callable<Integer> {
       String selected = null;
       String selectionError = null;
       String requested;
+      boolean badName = false;
       try (Rectifier r = Rectifier.builder().backend(backend).build()) {
         selected = r.backend();
         requested = r.requested();
       } catch (RuntimeException e) {
         selectionError = oneLine(e.getMessage());
         requested = backend != null ? backend : "?";
+        badName = e instanceof IllegalArgumentException;
       }
       if (json) {
         Map<String, Object> out = new LinkedHashMap<>();
@@ -151,7 +153,7 @@ public final class Main implements Callable<Integer> {
                 ? "selected: " + selected + " (requested: " + requested + ")"
                 : "selected: none: " + selectionError);
       }
-      return selected != null ? 0 : BACKEND_FAILURE;
+      return selected != null ? 0 : badName ? BAD_INPUT : BACKEND_FAILURE;
     }
   }
 

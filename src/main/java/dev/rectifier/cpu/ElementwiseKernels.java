@@ -9,6 +9,10 @@ import dev.rectifier.Activation.Function;
  * smooth float32 functions in double through {@link Formulas}, rounded once. Parameters are rounded
  * to the array's type first. {@code index0} is the flat index of element 0 of the range within the
  * call, RReLU training's counter.
+ *
+ * <p>The float and double halves repeat each other on purpose: Java has no generics over
+ * primitives, and each loop must stay monomorphic on one array type for C2 to vectorize it (a
+ * shared body behind an interface or {@link Slice} costs a call per element).
  */
 final class ElementwiseKernels {
   private ElementwiseKernels() {}

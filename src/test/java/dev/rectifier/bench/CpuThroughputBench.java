@@ -37,7 +37,7 @@ import org.openjdk.jmh.annotations.Warmup;
     value = 1,
     jvmArgsAppend = {"-Xms2g", "-Xmx2g"})
 public class CpuThroughputBench {
-  @Param({"16777216"})
+  @Param({"4096", "16777216"})
   int n;
 
   private float[] x;

@@ -325,6 +325,9 @@ class CliIT {
     assertEquals(2, r.code());
     assertTrue(r.err().contains("RECTIFIER_BACKEND") && r.err().contains("cpu"), r.err());
     assertFalse(Files.exists(y));
+    r = run("info", "--backend", "tpu");
+    assertEquals(2, r.code(), r.out());
+    assertTrue(r.out().contains("unknown backend 'tpu'"), r.out());
   }
 
   // ------------------------------------------------------------------ bad input
