@@ -7,7 +7,9 @@
 2. silu, mish, gelu, gelu_tanh backward, f32 and f64, densely around the root of f'(x), where
    f'(x) cancels and a plain float64 evaluation loses digits; grad_output is 1, so grad_input is
    f'(x) rounded.
-3. The Taylor coefficients of those derivatives around their roots, printed for
+3. Every smooth function, float64, forward and backward, on a dense sweep of [-10, 10] (and of
+   [-3, 3] twice as dense), where float64 evaluation is hardest outside the tails.
+4. The Taylor coefficients of those derivatives around their roots, printed for
    src/main/java/dev/rectifier/cpu/RootSeries.java.
 
 Conventions as ../shared/reference/README.md; zero results take the sign of the exact value; the
@@ -20,7 +22,7 @@ import os
 import sys
 
 import numpy as np
-from mpmath import mp, mpf, exp, sqrt, pi, erfc, log1p, tanh, findroot, taylor
+from mpmath import mp, mpf, exp, expm1, sqrt, pi, erfc, log1p, tanh, findroot, taylor
 
 mp.dps = 60
 OUT = "src/test/resources/golden-extra"
@@ -72,6 +74,42 @@ def gelu_tanh_d(x):
     s = sig(2 * u_of(x))
     du = C * (1 + 3 * K * x * x)
     return s + x * 2 * s * (1 - s) * du
+
+
+SELU_ALPHA = mpf("1.6732632423543772848170429916717")
+SELU_SCALE = mpf("1.0507009873554804934193349852946")
+
+
+def elu(x, a=1):
+    return x if x > 0 else a * expm1(x)
+
+
+def elu_d(x, a=1):
+    return mpf(1) if x > 0 else a * exp(x)
+
+
+def selu(x):
+    return SELU_SCALE * elu(x, SELU_ALPHA)
+
+
+def selu_d(x):
+    return SELU_SCALE * elu_d(x, SELU_ALPHA)
+
+
+def celu(x, a=mpf(2)):
+    return x if x > 0 else a * expm1(x / a)
+
+
+def celu_d(x, a=mpf(2)):
+    return mpf(1) if x > 0 else exp(x / a)
+
+
+def softplus(x):
+    return x if x > 20 else log1p(exp(x))
+
+
+def softplus_d(x):
+    return mpf(1) if x > 20 else sig(x)
 
 
 def rounded(v, dt):
@@ -132,6 +170,23 @@ def main():
             np.save(f"{OUT}/{name}.dx_exact.npy", dxs)
             cases.append({"case": name, "function": fname, "dtype": tag, "x": f"{name}.x.npy",
                           "grad_output": f"{name}.g.npy", "grad_input_exact": f"{name}.dx_exact.npy"})
+    sweep = np.concatenate([rng.uniform(-10, 10, 4000), rng.uniform(-3, 3, 4000)])
+    for fname, f, d, params in (
+            ("elu", elu, elu_d, {"alpha": 1.0}), ("selu", selu, selu_d, {}),
+            ("celu", celu, celu_d, {"alpha": 2.0}), ("gelu", gelu, gelu_d, {}),
+            ("gelu_tanh", gelu_tanh, gelu_tanh_d, {}), ("silu", silu, silu_d, {}),
+            ("mish", mish, mish_d, {}), ("softplus", softplus, softplus_d, {})):
+        xs = sweep.astype(np.float64)
+        ys = np.array([rounded(f(mpf(float(v))), np.float64) for v in xs])
+        dxs = np.array([rounded(d(mpf(float(v))), np.float64) for v in xs])
+        name = f"{fname}_sweep_f64"
+        np.save(f"{OUT}/{name}.x.npy", xs)
+        np.save(f"{OUT}/{name}.g.npy", np.ones_like(xs))
+        np.save(f"{OUT}/{name}.y_exact.npy", ys)
+        np.save(f"{OUT}/{name}.dx_exact.npy", dxs)
+        cases.append({"case": name, "function": fname, "dtype": "f64", "params": params,
+                      "x": f"{name}.x.npy", "grad_output": f"{name}.g.npy",
+                      "y_exact": f"{name}.y_exact.npy", "grad_input_exact": f"{name}.dx_exact.npy"})
     with open(f"{OUT}/manifest.json", "w") as f:
         json.dump({"generator": "tools/reference/extra_golden.py (mpmath, 60 digits)",
                    "cases": cases}, f, indent=1)

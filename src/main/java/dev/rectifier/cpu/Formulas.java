@@ -31,6 +31,7 @@ public final class Formulas {
   private static final double GELU_K_LO = 2.1960211427085595e-18;
   private static final double TWO_OVER_SQRT_PI = 1.1283791670955126;
   private static final double INV_SQRT_2PI = 0.3989422804014327;
+  private static final double INV_SQRT_2PI_LO = -2.49232720227773e-17;
 
   // ---- exponential linear units ----
 
@@ -145,7 +146,18 @@ public final class Formulas {
       double a = 0.5 * Erfcx.value(-x * INV_SQRT2_HI) + x * INV_SQRT_2PI;
       return ((a * h[1]) * h[0]) * h[0];
     }
-    return phiCdf(x) + x * phiPdf(x);
+    // Phi(x) + x phi(x) with x phi(x) = x exp(-x^2/2) / sqrt(2 pi) carried in double-double
+    // (x^2 exactly, 1/sqrt(2 pi) as hi + lo) and one rounding at the end.
+    double s = x * x;
+    double sLo = Math.fma(x, x, -s);
+    double e = Math.exp(-0.5 * s);
+    double p = x * e;
+    double pLo = Math.fma(x, e, -p) - p * 0.5 * sLo; // exp(-(s + sLo)/2) = e (1 - sLo/2)
+    double q = p * INV_SQRT_2PI;
+    double qLo = Math.fma(p, INV_SQRT_2PI, -q) + p * INV_SQRT_2PI_LO + pLo * INV_SQRT_2PI;
+    double cdf = phiCdf(x);
+    double sum = q + cdf;
+    return sum + (twoSumErr(q, cdf, sum) + qLo);
   }
 
   // ---- GELU, tanh form: x/2 (1 + tanh u) = x * sigmoid(2u), u = sqrt(2/pi) (x + k x^3) ----
@@ -169,6 +181,13 @@ public final class Formulas {
         Math.fma(SQRT_2_OVER_PI_HI, t, -u) + SQRT_2_OVER_PI_HI * tLo + SQRT_2_OVER_PI_LO * t;
     double e = Math.exp(-2 * u);
     return Double.isInfinite(e) ? e : e - e * 2 * uLo;
+  }
+
+  /** (n + nLo) / (d + dLo), rounded once: the quotient plus its first-order correction. */
+  private static double divide(double n, double nLo, double d, double dLo) {
+    double q = n / d;
+    if (q == 0 || !Double.isFinite(q)) return q; // keeps the sign of an underflowed zero
+    return q + (Math.fma(-q, d, n) + nLo - q * dLo) / d;
   }
 
   private static double twoSumErr(double a, double b, double s) {
@@ -197,6 +216,30 @@ public final class Formulas {
     }
     double e = geluTanhExpMinus2u(x);
     double du = SQRT_2_OVER_PI_HI * (1 + 3 * GELU_K_HI * x * x);
+    if (e <= 1e100) {
+      // (1 + e A) / (1 + e)^2 with A = 1 + 2 x u' = 1 + (2c x)(1 + 3k x^2), which cancels for
+      // x < 0 (A is about -2.3 where 2 x u' is -3.3): carried to twice the precision.
+      double s = x * x;
+      double sLo = Math.fma(x, x, -s);
+      double p = 3 * GELU_K_HI * s;
+      double pLo = Math.fma(3 * GELU_K_HI, s, -p) + 3 * (GELU_K_HI * sLo + GELU_K_LO * s);
+      double q = 1 + p;
+      double qLo = twoSumErr(1, p, q) + pLo;
+      double r = 2 * SQRT_2_OVER_PI_HI * x;
+      double rLo = Math.fma(2 * SQRT_2_OVER_PI_HI, x, -r) + 2 * SQRT_2_OVER_PI_LO * x;
+      double a = Math.fma(r, q, 1);
+      double aLo = Math.fma(r, q, 1 - a) + (r * qLo + rLo * q);
+      // (1 + e A) / (1 + e)^2 in double-double, rounded once
+      double ea = e * a;
+      double eaLo = Math.fma(e, a, -ea) + e * aLo;
+      double n = 1 + ea;
+      double nLo = twoSumErr(1, ea, n) + eaLo;
+      double b = 1 + e;
+      double bLo = twoSumErr(1, e, b);
+      double d = b * b;
+      double dLo = Math.fma(b, b, -d) + 2 * b * bLo;
+      return divide(n, nLo, d, dLo);
+    }
     // s + 2 x s (1 - s) u' with s = 1/(1 + e) is (1 + e (1 + 2 x u')) / (1 + e)^2: for x < 0 the
     // e term dominates away from the root, so nothing cancels; divided twice to avoid overflow.
     if (Double.isInfinite(e)) return -0.0; // negative, below every subnormal
@@ -220,18 +263,30 @@ public final class Formulas {
     if (Math.abs(x - RootSeries.SILU_ROOT_HI) <= RootSeries.RADIUS) {
       return RootSeries.eval(RootSeries.SILU, RootSeries.SILU_ROOT_HI, RootSeries.SILU_ROOT_LO, x);
     }
-    double s;
-    double oneMinusS;
+    // s (1 + x (1 - s)), s = sigmoid(x), as one fraction N / (1 + e)^2, carried in
+    // double-double and rounded once, so only exp's own error remains: for x >= 0, e = exp(-x)
+    // and N = 1 + e (1 + x), every term positive; for x < 0, e = exp(x) and N = e ((1 + x) + e).
+    double e = Math.exp(x >= 0 ? -x : x);
+    double a = 1 + x;
+    double aLo = twoSumErr(1, x, a);
+    double n;
+    double nLo;
     if (x >= 0) {
-      double e = Math.exp(-x);
-      s = 1 / (1 + e);
-      oneMinusS = e / (1 + e);
+      double m = e * a;
+      double mLo = Math.fma(e, a, -m) + e * aLo;
+      n = 1 + m;
+      nLo = twoSumErr(1, m, n) + mLo;
     } else {
-      double e = Math.exp(x);
-      s = e / (1 + e);
-      oneMinusS = 1 / (1 + e);
+      double t = a + e;
+      double tLo = twoSumErr(a, e, t) + aLo;
+      n = e * t;
+      nLo = Math.fma(e, t, -n) + e * tLo;
     }
-    return s * (1 + x * oneMinusS);
+    double b = 1 + e;
+    double bLo = twoSumErr(1, e, b);
+    double d = b * b;
+    double dLo = Math.fma(b, b, -d) + 2 * b * bLo;
+    return divide(n, nLo, d, dLo);
   }
 
   // ---- Mish: x * tanh(softplus(x)) = x * n/(n+2), n = e^x (e^x + 2) ----
@@ -251,16 +306,35 @@ public final class Formulas {
       return RootSeries.eval(RootSeries.MISH, RootSeries.MISH_ROOT_HI, RootSeries.MISH_ROOT_LO, x);
     }
     double e = Math.exp(x);
-    double n = Math.fma(e, e, 2 * e);
-    double d = n + 2;
-    // tanh(sp) + x sech^2(sp) sigmoid(x), with sech^2(sp) sigmoid(x) = 4 e (1 + e) / (n + 2)^2.
     if (e == 0) return -0.0; // negative, below every subnormal
-    // For x < 0 the bracket e ((e + 2)(n + 2) + 4 x (1 + e)) expands to 4 (1 + x) + e (6 + 4x)
-    // + 4 e^2 + e^3, led by 4 (1 + x), which is exact: no cancellation away from the root.
-    double r =
-        x < 0
-            ? e * (4 * (1 + x) + e * ((6 + 4 * x) + e * (4 + e))) / (d * d)
-            : n / d + x * (4 * e * (1 + e) / (d * d));
+    // tanh(sp) + x sech^2(sp) sigmoid(x) = e B / (e^2 + 2e + 2)^2 with the bracket
+    // B = (e + 2)(e^2 + 2e + 2) + 4x (1 + e) = e (e (e + 4) + 6 + 4x) + 4 (1 + x), all in
+    // double-double and rounded once, so that only exp's own error remains.
+    double t = e + 4;
+    double tLo = twoSumErr(e, 4, t);
+    double u = e * t;
+    double uLo = Math.fma(e, t, -u) + e * tLo;
+    double c = 6 + 4 * x; // 4x is exact
+    double cLo = twoSumErr(6, 4 * x, c);
+    double v = u + c;
+    double vLo = twoSumErr(u, c, v) + uLo + cLo;
+    double w = e * v;
+    double wLo = Math.fma(e, v, -w) + e * vLo;
+    double a = 4 + 4 * x; // 4 (1 + x)
+    double aLo = twoSumErr(4, 4 * x, a);
+    double bb = w + a;
+    double bbLo = twoSumErr(w, a, bb) + wLo + aLo;
+    double num = e * bb;
+    double numLo = Math.fma(e, bb, -num) + e * bbLo;
+    double e2 = e * e;
+    double e2Lo = Math.fma(e, e, -e2);
+    double m = e2 + 2 * e;
+    double mLo = twoSumErr(e2, 2 * e, m) + e2Lo;
+    double k = m + 2;
+    double kLo = twoSumErr(m, 2, k) + mLo;
+    double den = k * k;
+    double denLo = Math.fma(k, k, -den) + 2 * k * kLo;
+    double r = divide(num, numLo, den, denLo);
     return r == 0 ? Math.copySign(0.0, x) : r; // far left it is negative and underflows
   }
 
