@@ -6,7 +6,9 @@ import org.apache.commons.numbers.gamma.Erfcx;
 /**
  * The smooth functions and their derivatives in double precision, the definitions the CPU backend
  * computes (float32 is computed here and rounded once). Each {@code fooPrime} returns {@code
- * f'(x)}; the kernels multiply by {@code grad_output}, selecting +0 where it is 0.
+ * f'(x)}; the kernels multiply by {@code grad_output}, and select +0 where the derivative is 0 by
+ * definition (its limits at +-inf, gelu below {@link #GELU_ZERO_DERIVATIVE_BELOW}); elsewhere a
+ * zero derivative is an underflow that carries the sign of the true value into the product.
  *
  * <p>Why the double-double pieces: where an argument such as {@code x/sqrt(2)} or {@code x/alpha}
  * is rounded and then fed to {@code exp} or {@code erfc} far out in the tail, the result's relative
@@ -92,14 +94,6 @@ public final class Formulas {
       e -= zLo * TWO_OVER_SQRT_PI * Math.exp(-z * z);
     }
     return 0.5 * e;
-  }
-
-  /** phi(x) = exp(-x^2/2)/sqrt(2 pi), with x^2 carried exactly. */
-  private static double phiPdf(double x) {
-    double s = x * x;
-    double sLo = Math.fma(x, x, -s);
-    double e = Math.exp(-0.5 * s);
-    return (e - e * 0.5 * sLo) * INV_SQRT_2PI;
   }
 
   /** Below this x, exp(-x^2/2) is under 1e-294 and the results head into the subnormals. */
@@ -190,6 +184,16 @@ public final class Formulas {
     return q + (Math.fma(-q, d, n) + nLo - q * dLo) / d;
   }
 
+  /** (n + nLo) / (1 + e)^2 with the square carried in double-double, rounded once. */
+  private static double overOnePlusESquared(double n, double nLo, double e) {
+    double b = 1 + e;
+    double bLo = twoSumErr(1, e, b);
+    double d = b * b;
+    double dLo = Math.fma(b, b, -d) + 2 * b * bLo;
+    return divide(n, nLo, d, dLo);
+  }
+
+  /** The rounding error of {@code s = a + b} (Knuth's two-sum): a + b = s + err exactly. */
   private static double twoSumErr(double a, double b, double s) {
     double bb = s - a;
     return (a - (s - bb)) + (b - bb);
@@ -215,39 +219,28 @@ public final class Formulas {
           RootSeries.GELU_TANH, RootSeries.GELU_TANH_ROOT_HI, RootSeries.GELU_TANH_ROOT_LO, x);
     }
     double e = geluTanhExpMinus2u(x);
-    double du = SQRT_2_OVER_PI_HI * (1 + 3 * GELU_K_HI * x * x);
-    if (e <= 1e100) {
-      // (1 + e A) / (1 + e)^2 with A = 1 + 2 x u' = 1 + (2c x)(1 + 3k x^2), which cancels for
-      // x < 0 (A is about -2.3 where 2 x u' is -3.3): carried to twice the precision.
-      double s = x * x;
-      double sLo = Math.fma(x, x, -s);
-      double p = 3 * GELU_K_HI * s;
-      double pLo = Math.fma(3 * GELU_K_HI, s, -p) + 3 * (GELU_K_HI * sLo + GELU_K_LO * s);
-      double q = 1 + p;
-      double qLo = twoSumErr(1, p, q) + pLo;
-      double r = 2 * SQRT_2_OVER_PI_HI * x;
-      double rLo = Math.fma(2 * SQRT_2_OVER_PI_HI, x, -r) + 2 * SQRT_2_OVER_PI_LO * x;
-      double a = Math.fma(r, q, 1);
-      double aLo = Math.fma(r, q, 1 - a) + (r * qLo + rLo * q);
-      // (1 + e A) / (1 + e)^2 in double-double, rounded once
-      double ea = e * a;
-      double eaLo = Math.fma(e, a, -ea) + e * aLo;
-      double n = 1 + ea;
-      double nLo = twoSumErr(1, ea, n) + eaLo;
-      double b = 1 + e;
-      double bLo = twoSumErr(1, e, b);
-      double d = b * b;
-      double dLo = Math.fma(b, b, -d) + 2 * b * bLo;
-      return divide(n, nLo, d, dLo);
-    }
-    // s + 2 x s (1 - s) u' with s = 1/(1 + e) is (1 + e (1 + 2 x u')) / (1 + e)^2: for x < 0 the
-    // e term dominates away from the root, so nothing cancels; divided twice to avoid overflow.
-    if (Double.isInfinite(e)) return -0.0; // negative, below every subnormal
     if (e > 1e100) {
-      // far left, where e (1 + 2 x u') would overflow: s (1 + 2 x (1 - s) u'), 1 - s = 1
-      return (1 / (1 + e)) * (1 + 2 * x * du);
+      // far left, where e A would overflow: s (1 + 2 x (1 - s) u') with 1 - s = 1
+      if (Double.isInfinite(e)) return -0.0; // negative, below every subnormal
+      return (1 / (1 + e)) * (1 + 2 * x * SQRT_2_OVER_PI_HI * (1 + 3 * GELU_K_HI * x * x));
     }
-    return ((1 + e * (1 + 2 * x * du)) / (1 + e)) / (1 + e);
+    // s + 2 x s (1 - s) u' with s = 1/(1 + e) is (1 + e A) / (1 + e)^2, A = 1 + 2 x u' =
+    // 1 + (2c x)(1 + 3k x^2), which cancels for x < 0 (A is about -2.3 where 2 x u' is -3.3):
+    // carried in double-double and rounded once.
+    double s = x * x;
+    double sLo = Math.fma(x, x, -s);
+    double p = 3 * GELU_K_HI * s;
+    double pLo = Math.fma(3 * GELU_K_HI, s, -p) + 3 * (GELU_K_HI * sLo + GELU_K_LO * s);
+    double q = 1 + p;
+    double qLo = twoSumErr(1, p, q) + pLo;
+    double r = 2 * SQRT_2_OVER_PI_HI * x;
+    double rLo = Math.fma(2 * SQRT_2_OVER_PI_HI, x, -r) + 2 * SQRT_2_OVER_PI_LO * x;
+    double a = Math.fma(r, q, 1);
+    double aLo = Math.fma(r, q, 1 - a) + (r * qLo + rLo * q);
+    double ea = e * a;
+    double eaLo = Math.fma(e, a, -ea) + e * aLo;
+    double n = 1 + ea;
+    return overOnePlusESquared(n, twoSumErr(1, ea, n) + eaLo, e);
   }
 
   // ---- SiLU: x * sigmoid(x) ----
@@ -282,11 +275,7 @@ public final class Formulas {
       n = e * t;
       nLo = Math.fma(e, t, -n) + e * tLo;
     }
-    double b = 1 + e;
-    double bLo = twoSumErr(1, e, b);
-    double d = b * b;
-    double dLo = Math.fma(b, b, -d) + 2 * b * bLo;
-    return divide(n, nLo, d, dLo);
+    return overOnePlusESquared(n, nLo, e);
   }
 
   // ---- Mish: x * tanh(softplus(x)) = x * n/(n+2), n = e^x (e^x + 2) ----
