@@ -95,6 +95,7 @@ public final class Main implements Callable<Integer> {
 
   @Command(
       name = "info",
+      mixinStandardHelpOptions = true,
       description = "Every backend, its devices, or the exact reason it cannot run here.")
   static final class Info implements Callable<Integer> {
     @Option(names = "--json", description = "The same report as JSON, for machines.")
@@ -309,19 +310,30 @@ public final class Main implements Callable<Integer> {
     return t == DType.FLOAT32 ? new float[(int) n] : new double[(int) n];
   }
 
-  @Command(name = "forward", description = "y = f(x) on a .npy file.")
+  @Command(
+      name = "forward",
+      mixinStandardHelpOptions = true,
+      description = "y = f(x) on a .npy file.")
   static final class Forward implements Callable<Integer> {
-    @Mixin FunctionOptionsMixin options;
+    @Mixin FunctionOptions options;
 
-    @Option(names = "--input", required = true, paramLabel = "X.npy")
+    @Option(
+        names = "--input",
+        required = true,
+        paramLabel = "X.npy",
+        description = "The input x: float32 or float64, C order.")
     Path input;
 
-    @Option(names = "--output", required = true, paramLabel = "Y.npy")
+    @Option(
+        names = "--output",
+        required = true,
+        paramLabel = "Y.npy",
+        description = "Where y goes (replaced whole, or left as it was on an error).")
     Path output;
 
     @Override
     public Integer call() throws IOException {
-      FunctionOptions o = options.options;
+      FunctionOptions o = options;
       Activation f = o.activation();
       checkOutput("--output", output, input, o.weight);
       Npy.Array x = read("--input", input);
@@ -356,17 +368,32 @@ public final class Main implements Callable<Integer> {
     }
   }
 
-  @Command(name = "backward", description = "grad_input = grad_output * f'(x) on .npy files.")
+  @Command(
+      name = "backward",
+      mixinStandardHelpOptions = true,
+      description = "grad_input = grad_output * f'(x) on .npy files.")
   static final class Backward implements Callable<Integer> {
-    @Mixin FunctionOptionsMixin options;
+    @Mixin FunctionOptions options;
 
-    @Option(names = "--input", required = true, paramLabel = "X.npy")
+    @Option(
+        names = "--input",
+        required = true,
+        paramLabel = "X.npy",
+        description = "The input x: float32 or float64, C order.")
     Path input;
 
-    @Option(names = "--grad-output", required = true, paramLabel = "G.npy")
+    @Option(
+        names = "--grad-output",
+        required = true,
+        paramLabel = "G.npy",
+        description = "The upstream gradient, with the shape of f(x).")
     Path gradOutput;
 
-    @Option(names = "--grad-input", required = true, paramLabel = "DX.npy")
+    @Option(
+        names = "--grad-input",
+        required = true,
+        paramLabel = "DX.npy",
+        description = "Where grad_output * f'(x) goes.")
     Path gradInput;
 
     @Option(
@@ -377,7 +404,7 @@ public final class Main implements Callable<Integer> {
 
     @Override
     public Integer call() throws IOException {
-      FunctionOptions o = options.options;
+      FunctionOptions o = options;
       Activation f = o.activation();
       boolean prelu = f.function() == Function.PRELU;
       if (prelu && gradWeight == null) {
@@ -451,11 +478,5 @@ public final class Main implements Callable<Integer> {
       }
       return 0;
     }
-  }
-
-  /** Picocli mixes the shared options into both commands through this holder. */
-  static final class FunctionOptionsMixin {
-    @CommandLine.ArgGroup(exclusive = false, multiplicity = "1")
-    FunctionOptions options;
   }
 }

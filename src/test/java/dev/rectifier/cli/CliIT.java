@@ -292,6 +292,17 @@ class CliIT {
   }
 
   @Test
+  void everyCommandHasHelp() throws Exception {
+    for (String c : List.of("info", "forward", "backward")) {
+      Result r = run(c, "--help");
+      assertEquals(0, r.code(), c + ": " + r.err());
+      assertTrue(r.out().contains("Usage: rectifier " + c), r.out());
+    }
+    Result r = run("forward", "--help");
+    assertTrue(r.out().contains("--param") && r.out().contains("--channel-axis"), r.out());
+  }
+
+  @Test
   void infoReportsEveryBackendAsTextAndJson() throws Exception {
     Result r = run("info");
     assertEquals(0, r.code(), r.err());
