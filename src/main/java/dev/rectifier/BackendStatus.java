@@ -8,7 +8,8 @@ import java.util.Map;
  *
  * @param name the backend's name ({@code cuda}, {@code opencl}, {@code cpu})
  * @param usable true when its smoke test ran and gave the right answer
- * @param reason why it cannot run, and what to do about it; null when usable
+ * @param reason why it cannot run, and what to do about it; for a usable backend that auto mode
+ *     passed over, why; else null
  * @param devices one line per device it found (name, memory, driver), possibly empty
  * @param details further facts for {@code info --json} (thread count, driver version ...)
  */

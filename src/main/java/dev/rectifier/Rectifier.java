@@ -111,6 +111,14 @@ public final class Rectifier implements AutoCloseable {
     }
   }
 
+  private static String safeSkipReason(BackendProvider p, BackendStatus status) {
+    try {
+      return p.autoSkipReason(status);
+    } catch (RuntimeException e) {
+      return null;
+    }
+  }
+
   /** Settings for an engine. Not thread-safe; {@link #build()} may be called more than once. */
   public static final class Builder {
     private String backend;
@@ -188,6 +196,17 @@ public final class Rectifier implements AutoCloseable {
       List<BackendStatus> seen = new ArrayList<>();
       for (BackendProvider p : list) {
         BackendStatus status = safeProbe(p);
+        String pass = status.usable() ? safeSkipReason(p, status) : null;
+        if (pass != null) {
+          seen.add(
+              new BackendStatus(
+                  p.name(),
+                  true,
+                  "auto mode passes it over: " + pass,
+                  status.devices(),
+                  status.details()));
+          continue;
+        }
         if (status.usable()) {
           try {
             Backend b = p.open(config);

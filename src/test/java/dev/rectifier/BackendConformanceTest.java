@@ -85,9 +85,9 @@ public abstract class BackendConformanceTest {
   static void printWorstUlp() {
     if (WORST.isEmpty()) return;
     StringBuilder s = new StringBuilder("\nWorst ULP against the 50-digit reference (golden):\n");
-    s.append(String.format("%-34s %6s  %s%n", "function dtype direction", "ULP", "at x ="));
+    s.append(String.format("%-41s %6s  %s%n", "backend function dtype direction", "ULP", "at x ="));
     WORST.forEach(
-        (k, v) -> s.append(String.format("%-34s %6d  %s%n", k, v, WORST_AT.getOrDefault(k, ""))));
+        (k, v) -> s.append(String.format("%-41s %6d  %s%n", k, v, WORST_AT.getOrDefault(k, ""))));
     System.out.println(s);
   }
 
@@ -294,7 +294,7 @@ public abstract class BackendConformanceTest {
    * Bit-exact for the piecewise-linear functions, within {@link #MAX_ULP} (NaN for NaN, and the
    * sign of a zero) for the others; lists up to 12 mismatches; records the worst ULP.
    */
-  private static void compare(
+  private void compare(
       String what,
       Activation f,
       String kind,
@@ -330,7 +330,7 @@ public abstract class BackendConformanceTest {
       }
     }
     if (!bad.isEmpty()) fail(what + ":\n  " + String.join("\n  ", bad));
-    if (exact) record(f.function().id() + " " + kind, worst, at);
+    if (exact) record(backend() + " " + f.function().id() + " " + kind, worst, at);
   }
 
   /** grad_weight against PyTorch: NaN where PyTorch has NaN, else within the sum's rounding. */

@@ -111,9 +111,11 @@ public final class Main implements Callable<Integer> {
       String selectionError = null;
       String requested;
       boolean badName = false;
+      List<BackendStatus> selection = List.of();
       try (Rectifier r = Rectifier.builder().backend(backend).build()) {
         selected = r.backend();
         requested = r.requested();
+        selection = r.selection();
       } catch (RuntimeException e) {
         selectionError = oneLine(e.getMessage());
         requested = backend != null ? backend : "?";
@@ -138,6 +140,15 @@ public final class Main implements Callable<Integer> {
           list.add(b);
         }
         out.put("backends", list);
+        List<Map<String, Object>> passed = new ArrayList<>();
+        for (BackendStatus s : selection) {
+          if (s.reason() == null) continue;
+          Map<String, Object> b = new LinkedHashMap<>();
+          b.put("name", s.name());
+          b.put("why", s.reason());
+          passed.add(b);
+        }
+        out.put("skipped_by_selection", passed);
         System.out.println(
             new GsonBuilder().serializeNulls().setPrettyPrinting().create().toJson(out));
       } else {
@@ -148,6 +159,9 @@ public final class Main implements Callable<Integer> {
               s.name(),
               s.usable() ? "usable" : "unusable: " + s.reason());
           for (String d : s.devices()) System.out.println("        device: " + d);
+        }
+        for (BackendStatus s : selection) {
+          if (s.reason() != null) System.out.println("skipped " + s.name() + ": " + s.reason());
         }
         System.out.println(
             selected != null

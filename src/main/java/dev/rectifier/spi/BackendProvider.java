@@ -14,6 +14,15 @@ public interface BackendProvider {
   BackendStatus probe();
 
   /**
+   * Why auto mode should pass over this backend although it runs (a device no faster than the next
+   * backend for host arrays), or null to take it. {@code status} is what {@link #probe()} returned.
+   * Forcing the backend ignores this.
+   */
+  default String autoSkipReason(BackendStatus status) {
+    return null;
+  }
+
+  /**
    * Opens the backend. The caller closes it.
    *
    * @throws dev.rectifier.RectifierException naming the cause and the fix when it cannot

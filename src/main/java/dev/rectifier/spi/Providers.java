@@ -1,6 +1,7 @@
 package dev.rectifier.spi;
 
 import dev.rectifier.cpu.CpuProvider;
+import dev.rectifier.opencl.OpenClProvider;
 import java.util.List;
 
 /**
@@ -12,6 +13,6 @@ public final class Providers {
 
   /** The providers, fastest first. */
   public static List<BackendProvider> all() {
-    return List.of(new CpuProvider());
+    return List.of(new OpenClProvider(), new CpuProvider());
   }
 }

@@ -1,0 +1,486 @@
+package dev.rectifier.opencl;
+
+import static org.jocl.CL.*;
+
+import dev.rectifier.Activation;
+import dev.rectifier.DType;
+import dev.rectifier.RectifierException;
+import dev.rectifier.Shape;
+import dev.rectifier.spi.Backend;
+import dev.rectifier.spi.BackendBuffer;
+import dev.rectifier.spi.HostArray;
+import dev.rectifier.spi.Operand;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import org.jocl.CLException;
+import org.jocl.Pointer;
+import org.jocl.Sizeof;
+import org.jocl.cl_command_queue;
+import org.jocl.cl_context;
+import org.jocl.cl_kernel;
+import org.jocl.cl_mem;
+import org.jocl.cl_program;
+
+/**
+ * Computes on one OpenCL device. The context, queue, program and kernels belong to this instance,
+ * made in the constructor and released in {@link #close()}. Host arrays go to the device through
+ * buffers made for the call and read back at its end.
+ *
+ * <p>Thread-safety: calls are serialized on one lock, because an OpenCL kernel object's arguments
+ * are state that two threads must not set at once (OpenCL 1.2, section A.2).
+ */
+final class OpenClBackend implements Backend {
+  static final String KERNELS = "/dev/rectifier/opencl/rectifier.cl";
+  private static final int LOCAL = 64;
+
+  private final Devices.Device device;
+  private final cl_context context;
+  private final cl_command_queue queue;
+  private final cl_program program;
+  private final Map<String, cl_kernel> kernels = new HashMap<>();
+  private final Object lock = new Object();
+  private boolean closed;
+
+  OpenClBackend(Devices.Device device) {
+    this(device, kernelSource());
+  }
+
+  /** Builds {@code source} for the device; a build that fails is an error with the build log. */
+  OpenClBackend(Devices.Device device, String source) {
+    this.device = device;
+    cl_context ctx = null;
+    cl_command_queue q = null;
+    try {
+      ctx = clCreateContext(null, 1, new org.jocl.cl_device_id[] {device.id()}, null, null, null);
+      q = clCreateCommandQueueWithProperties(ctx, device.id(), null, null);
+      this.program = build(ctx, device, source);
+    } catch (RuntimeException e) {
+      if (q != null) clReleaseCommandQueue(q);
+      if (ctx != null) clReleaseContext(ctx);
+      throw e;
+    }
+    this.context = ctx;
+    this.queue = q;
+  }
+
+  static String kernelSource() {
+    try (InputStream in = OpenClBackend.class.getResourceAsStream(KERNELS)) {
+      if (in == null) throw new IllegalStateException("the jar lacks " + KERNELS);
+      return new String(in.readAllBytes(), StandardCharsets.UTF_8);
+    } catch (IOException e) {
+      throw new IllegalStateException("cannot read " + KERNELS + ": " + e.getMessage(), e);
+    }
+  }
+
+  private static cl_program build(cl_context ctx, Devices.Device device, String source) {
+    cl_program p = clCreateProgramWithSource(ctx, 1, new String[] {source}, null, null);
+    try {
+      clBuildProgram(p, 1, new org.jocl.cl_device_id[] {device.id()}, null, null, null);
+      return p;
+    } catch (CLException e) {
+      String log = buildLog(p, device);
+      clReleaseProgram(p);
+      throw new RectifierException(
+          "opencl: the kernels did not build on "
+              + device.name()
+              + " ("
+              + stringFor_errorCode(e.getStatus())
+              + "); CL_PROGRAM_BUILD_LOG: "
+              + log.strip().replace('\n', ' ')
+              + "; report this with the log",
+          e);
+    }
+  }
+
+  private static String buildLog(cl_program p, Devices.Device device) {
+    try {
+      long[] size = new long[1];
+      clGetProgramBuildInfo(p, device.id(), CL_PROGRAM_BUILD_LOG, 0, null, size);
+      byte[] b = new byte[(int) size[0]];
+      clGetProgramBuildInfo(p, device.id(), CL_PROGRAM_BUILD_LOG, b.length, Pointer.to(b), null);
+      return Devices.cString(b);
+    } catch (CLException e) {
+      return "(no log: " + stringFor_errorCode(e.getStatus()) + ")";
+    }
+  }
+
+  @Override
+  public String name() {
+    return OpenClProvider.NAME;
+  }
+
+  Devices.Device device() {
+    return device;
+  }
+
+  private static RectifierException failure(String what, CLException e) {
+    String fix =
+        e.getStatus() == CL_MEM_OBJECT_ALLOCATION_FAILURE || e.getStatus() == CL_OUT_OF_RESOURCES
+            ? "free device buffers or use smaller tensors"
+            : "check the device and its driver (`info`), or use --backend cpu";
+    return new RectifierException(
+        "opencl: " + what + " failed: " + stringFor_errorCode(e.getStatus()) + "; " + fix, e);
+  }
+
+  // ------------------------------------------------------------------ memory
+
+  @Override
+  public BackendBuffer allocate(DType dtype, long length) {
+    synchronized (lock) {
+      if (length == 0) return new OpenClBuffer(dtype, 0, null);
+      try {
+        cl_mem m = clCreateBuffer(context, CL_MEM_READ_WRITE, length * dtype.bytes(), null, null);
+        return new OpenClBuffer(dtype, length, m);
+      } catch (CLException e) {
+        throw failure("allocating " + length + " " + dtype.shortName() + " elements", e);
+      }
+    }
+  }
+
+  private static Pointer pointer(HostArray h) {
+    int bytes = h.dtype().bytes();
+    Pointer p = h.array() instanceof float[] f ? Pointer.to(f) : Pointer.to((double[]) h.array());
+    return p.withByteOffset((long) h.offset() * bytes);
+  }
+
+  @Override
+  public void upload(HostArray src, BackendBuffer dst, long dstOffset) {
+    if (src.count() == 0) return;
+    synchronized (lock) {
+      try {
+        long b = src.dtype().bytes();
+        clEnqueueWriteBuffer(
+            queue,
+            cl(dst).mem(),
+            CL_TRUE,
+            dstOffset * b,
+            src.count() * b,
+            pointer(src),
+            0,
+            null,
+            null);
+      } catch (CLException e) {
+        throw failure("upload", e);
+      }
+    }
+  }
+
+  @Override
+  public void download(BackendBuffer src, long srcOffset, HostArray dst) {
+    if (dst.count() == 0) return;
+    synchronized (lock) {
+      try {
+        long b = dst.dtype().bytes();
+        clEnqueueReadBuffer(
+            queue,
+            cl(src).mem(),
+            CL_TRUE,
+            srcOffset * b,
+            dst.count() * b,
+            pointer(dst),
+            0,
+            null,
+            null);
+      } catch (CLException e) {
+        throw failure("download", e);
+      }
+    }
+  }
+
+  private static OpenClBuffer cl(BackendBuffer b) {
+    if (b instanceof OpenClBuffer c) return c;
+    throw new IllegalArgumentException("the buffer belongs to another backend");
+  }
+
+  /**
+   * The device memory of each operand for one call: buffers as they are; host arrays copied into
+   * buffers made for the call (one per distinct array range, so an in-place call shares it) and,
+   * for outputs, read back by {@link #finish}.
+   */
+  private final class Staging implements AutoCloseable {
+    private final Map<Object, cl_mem> made = new IdentityHashMap<>();
+    private final List<cl_mem> release = new ArrayList<>();
+    private final Map<HostArray, cl_mem> outputs = new IdentityHashMap<>();
+    private final List<HostArray> seen = new ArrayList<>();
+
+    cl_mem in(Operand o) {
+      return mem(o, true);
+    }
+
+    cl_mem out(Operand o) {
+      cl_mem m = mem(o, false);
+      if (o instanceof HostArray h) outputs.put(h, m);
+      return m;
+    }
+
+    private cl_mem mem(Operand o, boolean copyIn) {
+      if (o instanceof BackendBuffer b) return cl(b).mem();
+      HostArray h = (HostArray) o;
+      for (HostArray s : seen) {
+        if (s.array() == h.array() && s.offset() == h.offset() && s.count() == h.count()) {
+          return made.get(s);
+        }
+      }
+      long bytes = Math.max(1, (long) h.count() * h.dtype().bytes());
+      cl_mem m =
+          copyIn && h.count() > 0
+              ? clCreateBuffer(
+                  context, CL_MEM_READ_WRITE | CL_MEM_COPY_HOST_PTR, bytes, pointer(h), null)
+              : clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, null, null);
+      seen.add(h);
+      made.put(h, m);
+      release.add(m);
+      return m;
+    }
+
+    void finish() {
+      for (Map.Entry<HostArray, cl_mem> e : outputs.entrySet()) {
+        HostArray h = e.getKey();
+        if (h.count() == 0) continue;
+        clEnqueueReadBuffer(
+            queue,
+            e.getValue(),
+            CL_TRUE,
+            0,
+            (long) h.count() * h.dtype().bytes(),
+            pointer(h),
+            0,
+            null,
+            null);
+      }
+    }
+
+    @Override
+    public void close() {
+      for (cl_mem m : release) clReleaseMemObject(m);
+    }
+  }
+
+  // ------------------------------------------------------------------ kernels
+
+  private cl_kernel kernel(String name) {
+    cl_kernel k = kernels.get(name);
+    if (k == null) {
+      k = clCreateKernel(program, name, null);
+      kernels.put(name, k);
+    }
+    return k;
+  }
+
+  private void launch(String name, long n, Object... args) {
+    if (n == 0) return;
+    cl_kernel k = kernel(name);
+    for (int i = 0; i < args.length; i++) {
+      Object a = args[i];
+      if (a instanceof cl_mem m) clSetKernelArg(k, i, Sizeof.cl_mem, Pointer.to(m));
+      else if (a instanceof Long l)
+        clSetKernelArg(k, i, Sizeof.cl_ulong, Pointer.to(new long[] {l}));
+      else if (a instanceof Float f)
+        clSetKernelArg(k, i, Sizeof.cl_float, Pointer.to(new float[] {f}));
+      else if (a instanceof Double d) {
+        clSetKernelArg(k, i, Sizeof.cl_double, Pointer.to(new double[] {d}));
+      } else throw new IllegalArgumentException("kernel argument " + a);
+    }
+    long global = (n + LOCAL - 1) / LOCAL * LOCAL;
+    clEnqueueNDRangeKernel(
+        queue, k, 1, null, new long[] {global}, new long[] {LOCAL}, 0, null, null);
+  }
+
+  /** The kernel's base name and parameters p0, p1, rounded to the type as the CPU backend does. */
+  record Call(String kernel, double p0, double p1) {}
+
+  static Call call(Activation f) {
+    switch (f.function()) {
+      case RELU:
+        return new Call("relu", 0, 0);
+      case LEAKY_RELU:
+        return new Call("leaky_relu", f.param("slope"), 0);
+      case RRELU:
+        return f.training()
+            ? new Call("rrelu_train", f.param("lower"), f.param("upper"))
+            : new Call("leaky_relu", (f.param("lower") + f.param("upper")) / 2, 0);
+      case RELU6:
+        return new Call("hardtanh", 0, 6);
+      case HARDTANH:
+        return new Call("hardtanh", f.param("min_val"), f.param("max_val"));
+      case THRESHOLD:
+        return new Call("threshold", f.param("threshold"), f.param("value"));
+      case ELU:
+      case CELU:
+        return new Call(f.function().id(), f.param("alpha"), 0);
+      case SOFTPLUS:
+        return new Call("softplus", f.param("beta"), f.param("threshold"));
+      default:
+        return new Call(f.function().id(), 0, 0);
+    }
+  }
+
+  private static Object typed(double v, DType t) {
+    return t == DType.FLOAT32 ? (Object) (float) v : (Object) v;
+  }
+
+  private static String suffix(DType t) {
+    return "_" + t.shortName();
+  }
+
+  @Override
+  public void forward(Activation f, Shape shape, Operand x, Operand weight, Operand y) {
+    DType t = x.dtype();
+    synchronized (lock) {
+      checkOpen();
+      try (Staging s = new Staging()) {
+        cl_mem xm = s.in(x);
+        cl_mem ym = y == x ? xm : s.out(y);
+        long n = x.length();
+        if (f.function().channelwise()) {
+          int axis = f.channelAxis(shape);
+          long channels = shape.dim(axis);
+          long inner = shape.inner(axis);
+          switch (f.function()) {
+            case PRELU ->
+                launch(
+                    "prelu_forward" + suffix(t),
+                    n,
+                    xm,
+                    s.in(weight),
+                    ym,
+                    n,
+                    channels,
+                    inner,
+                    weight.length());
+            case CRELU -> launch("crelu_forward" + suffix(t), n, xm, ym, n, channels, inner);
+            default ->
+                launch(
+                    "maxout_forward" + suffix(t),
+                    y.length(),
+                    xm,
+                    ym,
+                    y.length(),
+                    channels,
+                    inner,
+                    (long) f.pieces());
+          }
+        } else {
+          Call c = call(f);
+          launch(
+              c.kernel() + "_forward" + suffix(t),
+              n,
+              xm,
+              ym,
+              n,
+              typed(c.p0(), t),
+              typed(c.p1(), t),
+              f.seed(),
+              0L);
+        }
+        s.finish();
+      } catch (CLException e) {
+        throw failure(f.function().id() + " forward", e);
+      }
+    }
+  }
+
+  @Override
+  public void backward(
+      Activation f,
+      Shape shape,
+      Operand x,
+      Operand weight,
+      Operand gradOutput,
+      Operand gradInput,
+      Operand gradWeight) {
+    DType t = x.dtype();
+    synchronized (lock) {
+      checkOpen();
+      try (Staging s = new Staging()) {
+        cl_mem xm = s.in(x);
+        cl_mem gm = s.in(gradOutput);
+        cl_mem dxm = s.out(gradInput);
+        long n = x.length();
+        if (f.function().channelwise()) {
+          int axis = f.channelAxis(shape);
+          long channels = shape.dim(axis);
+          long inner = shape.inner(axis);
+          switch (f.function()) {
+            case PRELU -> {
+              cl_mem wm = s.in(weight);
+              // the weight gradient first: gradInput may be x or gradOutput
+              launch(
+                  "prelu_weight" + suffix(t),
+                  weight.length(),
+                  xm,
+                  gm,
+                  s.out(gradWeight),
+                  shape.outer(axis),
+                  channels,
+                  inner,
+                  weight.length());
+              launch(
+                  "prelu_backward" + suffix(t),
+                  n,
+                  xm,
+                  wm,
+                  gm,
+                  dxm,
+                  n,
+                  channels,
+                  inner,
+                  weight.length());
+            }
+            case CRELU -> launch("crelu_backward" + suffix(t), n, xm, gm, dxm, n, channels, inner);
+            default ->
+                launch(
+                    "maxout_backward" + suffix(t),
+                    gradOutput.length(),
+                    xm,
+                    gm,
+                    dxm,
+                    gradOutput.length(),
+                    channels,
+                    inner,
+                    (long) f.pieces());
+          }
+        } else {
+          Call c = call(f);
+          launch(
+              c.kernel() + "_backward" + suffix(t),
+              n,
+              xm,
+              gm,
+              dxm,
+              n,
+              typed(c.p0(), t),
+              typed(c.p1(), t),
+              f.seed(),
+              0L);
+        }
+        s.finish();
+      } catch (CLException e) {
+        throw failure(f.function().id() + " backward", e);
+      }
+    }
+  }
+
+  private void checkOpen() {
+    if (closed) throw new IllegalStateException("the OpenCL backend is closed");
+  }
+
+  @Override
+  public void close() {
+    synchronized (lock) {
+      if (closed) return;
+      closed = true;
+      for (cl_kernel k : kernels.values()) clReleaseKernel(k);
+      kernels.clear();
+      clReleaseProgram(program);
+      clReleaseCommandQueue(queue);
+      clReleaseContext(context);
+    }
+  }
+}

@@ -1,0 +1,80 @@
+package dev.rectifier.opencl;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.rectifier.BackendStatus;
+import dev.rectifier.Rectifier;
+import dev.rectifier.RectifierException;
+import org.jocl.CL;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+/** The OpenCL provider on the real device (PoCL in CI): build errors, device choice, auto mode. */
+class OpenClProviderTest {
+  @BeforeAll
+  static void requireOpenCl() {
+    BackendStatus s = new OpenClProvider().probe();
+    if (s.usable()) return;
+    if ("true".equalsIgnoreCase(System.getenv("CI"))) fail("OpenCL expected in CI: " + s.reason());
+    System.out.println("SKIPPED OpenClProviderTest: " + s.reason());
+    Assumptions.abort(s.reason());
+  }
+
+  @AfterEach
+  void clearProperty() {
+    System.clearProperty(Devices.DEVICE_PROPERTY);
+  }
+
+  @Test
+  void aKernelThatDoesNotBuildIsAnErrorCarryingTheBuildLog() {
+    CL.setExceptionsEnabled(true);
+    Devices.Device d = Devices.choose(Devices.all());
+    RectifierException e =
+        assertThrows(
+            RectifierException.class,
+            () -> new OpenClBackend(d, "__kernel void broken(__global float* x) { x[0] = y; }"));
+    assertTrue(e.getMessage().contains("CL_PROGRAM_BUILD_LOG"), e.getMessage());
+    assertTrue(e.getMessage().contains("CL_BUILD_PROGRAM_FAILURE"), e.getMessage());
+    assertTrue(e.getMessage().contains("'y'"), "the compiler's words: " + e.getMessage());
+  }
+
+  @Test
+  void aDevicePropertyThatMatchesNothingIsAReason() {
+    System.setProperty(Devices.DEVICE_PROPERTY, "no-such-device-name");
+    BackendStatus s = new OpenClProvider().probe();
+    assertFalse(s.usable());
+    assertTrue(s.reason().contains("matches no device"), s.reason());
+    System.setProperty(Devices.DEVICE_PROPERTY, "0");
+    assertTrue(new OpenClProvider().probe().usable());
+  }
+
+  @Test
+  void infoListsTheDevicesAndTheChosenOne() {
+    BackendStatus s = new OpenClProvider().probe();
+    assertTrue(s.devices().stream().anyMatch(l -> l.contains("[chosen]") && l.contains("fp64")));
+    assertTrue(s.details().containsKey("device_type"));
+  }
+
+  @Test
+  void autoModePassesOverAnOpenClCpuDeviceButForcingUsesIt() {
+    BackendStatus s = new OpenClProvider().probe();
+    try (Rectifier auto = Rectifier.create();
+        Rectifier forced = Rectifier.create("opencl")) {
+      assertEquals("opencl", forced.backend());
+      if ("CPU".equals(s.details().get("device_type"))) {
+        assertEquals("cpu", auto.backend());
+        BackendStatus first = auto.selection().get(0);
+        assertEquals("opencl", first.name());
+        assertTrue(first.reason().contains("passes it over"), first.reason());
+      } else {
+        assertEquals("opencl", auto.backend());
+      }
+    }
+  }
+}
