@@ -12,6 +12,8 @@ import dev.rectifier.spi.HostArray;
 import dev.rectifier.spi.Operand;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -23,14 +25,16 @@ import org.jocl.Pointer;
 import org.jocl.Sizeof;
 import org.jocl.cl_command_queue;
 import org.jocl.cl_context;
+import org.jocl.cl_event;
 import org.jocl.cl_kernel;
 import org.jocl.cl_mem;
 import org.jocl.cl_program;
 
 /**
  * Computes on one OpenCL device. The context, queue, program and kernels belong to this instance,
- * made in the constructor and released in {@link #close()}. Host arrays go to the device through
- * buffers made for the call and read back at its end.
+ * made in the constructor and released in {@link #close()}. Elementwise calls on host arrays stream
+ * through page-locked staging buffers in chunks, copies overlapping kernels ({@link #stream}); the
+ * channel functions copy host arrays into buffers made for the call.
  *
  * <p>Thread-safety: calls are serialized on one lock, because an OpenCL kernel object's arguments
  * are state that two threads must not set at once (OpenCL 1.2, section A.2).
@@ -46,6 +50,14 @@ final class OpenClBackend implements Backend {
   private final Map<String, cl_kernel> kernels = new HashMap<>();
   private final Object lock = new Object();
   private boolean closed;
+
+  /** Elements per chunk when host arrays stream through the staging slots. */
+  static final int CHUNK = 1 << 18;
+
+  /** Made on first use and kept: the second queue and the two staging slots. */
+  private cl_command_queue transfers;
+
+  private Slot[] slots;
 
   OpenClBackend(Devices.Device device) {
     this(device, kernelSource());
@@ -276,20 +288,24 @@ final class OpenClBackend implements Backend {
   private void launch(String name, long n, Object... args) {
     if (n == 0) return;
     cl_kernel k = kernel(name);
-    for (int i = 0; i < args.length; i++) {
-      Object a = args[i];
-      if (a instanceof cl_mem m) clSetKernelArg(k, i, Sizeof.cl_mem, Pointer.to(m));
-      else if (a instanceof Long l)
-        clSetKernelArg(k, i, Sizeof.cl_ulong, Pointer.to(new long[] {l}));
-      else if (a instanceof Float f)
-        clSetKernelArg(k, i, Sizeof.cl_float, Pointer.to(new float[] {f}));
-      else if (a instanceof Double d) {
-        clSetKernelArg(k, i, Sizeof.cl_double, Pointer.to(new double[] {d}));
-      } else throw new IllegalArgumentException("kernel argument " + a);
-    }
+    setArgs(k, args);
     long global = (n + LOCAL - 1) / LOCAL * LOCAL;
     clEnqueueNDRangeKernel(
         queue, k, 1, null, new long[] {global}, new long[] {LOCAL}, 0, null, null);
+  }
+
+  private static void setArgs(cl_kernel k, Object... args) {
+    for (int i = 0; i < args.length; i++) {
+      Object a = args[i];
+      if (a instanceof cl_mem m) clSetKernelArg(k, i, Sizeof.cl_mem, Pointer.to(m));
+      else if (a instanceof Long l) {
+        clSetKernelArg(k, i, Sizeof.cl_ulong, Pointer.to(new long[] {l}));
+      } else if (a instanceof Float f) {
+        clSetKernelArg(k, i, Sizeof.cl_float, Pointer.to(new float[] {f}));
+      } else if (a instanceof Double d) {
+        clSetKernelArg(k, i, Sizeof.cl_double, Pointer.to(new double[] {d}));
+      } else throw new IllegalArgumentException("kernel argument " + a);
+    }
   }
 
   /** The kernel's base name and parameters p0, p1, rounded to the type as the CPU backend does. */
@@ -334,6 +350,11 @@ final class OpenClBackend implements Backend {
     DType t = x.dtype();
     synchronized (lock) {
       checkOpen();
+      if (!f.function().channelwise() && x instanceof HostArray hx) {
+        Call c = call(f);
+        stream(c.kernel() + "_forward" + suffix(t), c, f.seed(), t, hx, null, (HostArray) y);
+        return;
+      }
       try (Staging s = new Staging()) {
         cl_mem xm = s.in(x);
         cl_mem ym = y == x ? xm : s.out(y);
@@ -380,6 +401,7 @@ final class OpenClBackend implements Backend {
               0L);
         }
         s.finish();
+        clFinish(queue); // the call is done when it returns: errors surface here, not later
       } catch (CLException e) {
         throw failure(f.function().id() + " forward", e);
       }
@@ -398,6 +420,18 @@ final class OpenClBackend implements Backend {
     DType t = x.dtype();
     synchronized (lock) {
       checkOpen();
+      if (!f.function().channelwise() && x instanceof HostArray hx) {
+        Call c = call(f);
+        stream(
+            c.kernel() + "_backward" + suffix(t),
+            c,
+            f.seed(),
+            t,
+            hx,
+            (HostArray) gradOutput,
+            (HostArray) gradInput);
+        return;
+      }
       try (Staging s = new Staging()) {
         cl_mem xm = s.in(x);
         cl_mem gm = s.in(gradOutput);
@@ -461,10 +495,183 @@ final class OpenClBackend implements Backend {
               0L);
         }
         s.finish();
+        clFinish(queue); // the call is done when it returns: errors surface here, not later
       } catch (CLException e) {
         throw failure(f.function().id() + " backward", e);
       }
     }
+  }
+
+  // ------------------------------------------------------------------ streaming host arrays
+
+  /**
+   * One staging slot: device buffers for x, grad_output and the result, and page-locked host
+   * buffers ({@code CL_MEM_ALLOC_HOST_PTR}, mapped once for the backend's life) that the transfers
+   * read and write, so the driver can move them by DMA without another copy.
+   */
+  private final class Slot {
+    final cl_mem dx = device();
+    final cl_mem dg = device();
+    final cl_mem dy = device();
+    final cl_mem px = pinned();
+    final cl_mem pg = pinned();
+    final cl_mem py = pinned();
+    final ByteBuffer hx = map(px);
+    final ByteBuffer hg = map(pg);
+    final ByteBuffer hy = map(py);
+    cl_event done; // the read-back of this slot's last chunk
+    int pendingFrom = -1;
+    int pendingCount;
+
+    private cl_mem device() {
+      return clCreateBuffer(context, CL_MEM_READ_WRITE, (long) CHUNK * 8, null, null);
+    }
+
+    private cl_mem pinned() {
+      return clCreateBuffer(
+          context, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR, (long) CHUNK * 8, null, null);
+    }
+
+    private ByteBuffer map(cl_mem m) {
+      return clEnqueueMapBuffer(
+              queue, m, true, CL_MAP_READ | CL_MAP_WRITE, 0, (long) CHUNK * 8, 0, null, null, null)
+          .order(ByteOrder.nativeOrder());
+    }
+
+    void release() {
+      if (done != null) clReleaseEvent(done);
+      clEnqueueUnmapMemObject(queue, px, hx, 0, null, null);
+      clEnqueueUnmapMemObject(queue, pg, hg, 0, null, null);
+      clEnqueueUnmapMemObject(queue, py, hy, 0, null, null);
+      clFinish(queue);
+      for (cl_mem m : new cl_mem[] {dx, dg, dy, px, pg, py}) clReleaseMemObject(m);
+    }
+  }
+
+  private static void put(ByteBuffer b, HostArray h, int from, int count) {
+    b.clear();
+    if (h.array() instanceof float[] a) b.asFloatBuffer().put(a, h.offset() + from, count);
+    else b.asDoubleBuffer().put((double[]) h.array(), h.offset() + from, count);
+  }
+
+  private static void get(ByteBuffer b, HostArray h, int from, int count) {
+    b.clear();
+    if (h.array() instanceof float[] a) b.asFloatBuffer().get(a, h.offset() + from, count);
+    else b.asDoubleBuffer().get((double[]) h.array(), h.offset() + from, count);
+  }
+
+  /**
+   * An elementwise call on host arrays, in chunks of {@link #CHUNK} through two staging slots:
+   * uploads and read-backs go on a transfer queue, kernels on the compute queue, chained by events,
+   * so while chunk k is uploaded and computed chunk k-1 is read back, and copies in both directions
+   * overlap the kernels where the device allows. In place is safe: a chunk is read in before any
+   * result of it is written out. RReLU's counter is the chunk's start plus the index.
+   */
+  private void stream(
+      String kernel, Call c, long seed, DType t, HostArray x, HostArray g, HostArray y) {
+    int n = x.count();
+    if (n == 0) return;
+    if (slots == null) {
+      transfers = clCreateCommandQueueWithProperties(context, device.id(), null, null);
+      slots = new Slot[] {new Slot(), new Slot()};
+    }
+    long bytes = t.bytes();
+    cl_kernel k = kernel(kernel);
+    try {
+      int chunk = 0;
+      for (int from = 0; from < n; from += CHUNK, chunk++) {
+        int count = Math.min(CHUNK, n - from);
+        Slot s = slots[chunk % 2];
+        drain(s, y);
+        put(s.hx, x, from, count);
+        cl_event written = new cl_event();
+        if (g == null) {
+          clEnqueueWriteBuffer(
+              transfers, s.dx, false, 0, count * bytes, Pointer.to(s.hx), 0, null, written);
+        } else {
+          put(s.hg, g, from, count);
+          cl_event first = new cl_event();
+          clEnqueueWriteBuffer(
+              transfers, s.dx, false, 0, count * bytes, Pointer.to(s.hx), 0, null, first);
+          clEnqueueWriteBuffer(
+              transfers,
+              s.dg,
+              false,
+              0,
+              count * bytes,
+              Pointer.to(s.hg),
+              1,
+              new cl_event[] {first},
+              written);
+          clReleaseEvent(first);
+        }
+        if (g == null) {
+          setArgs(
+              k, s.dx, s.dy, (long) count, typed(c.p0(), t), typed(c.p1(), t), seed, (long) from);
+        } else {
+          setArgs(
+              k,
+              s.dx,
+              s.dg,
+              s.dy,
+              (long) count,
+              typed(c.p0(), t),
+              typed(c.p1(), t),
+              seed,
+              (long) from);
+        }
+        cl_event computed = new cl_event();
+        long global = ((long) count + LOCAL - 1) / LOCAL * LOCAL;
+        clEnqueueNDRangeKernel(
+            queue,
+            k,
+            1,
+            null,
+            new long[] {global},
+            new long[] {LOCAL},
+            1,
+            new cl_event[] {written},
+            computed);
+        clReleaseEvent(written);
+        s.done = new cl_event();
+        clEnqueueReadBuffer(
+            transfers,
+            s.dy,
+            false,
+            0,
+            count * bytes,
+            Pointer.to(s.hy),
+            1,
+            new cl_event[] {computed},
+            s.done);
+        clReleaseEvent(computed);
+        s.pendingFrom = from;
+        s.pendingCount = count;
+        clFlush(transfers);
+        clFlush(queue);
+      }
+      drain(slots[0], y);
+      drain(slots[1], y);
+    } catch (CLException e) {
+      clFinish(queue);
+      clFinish(transfers);
+      for (Slot s : slots) {
+        if (s.done != null) clReleaseEvent(s.done);
+        s.done = null;
+        s.pendingFrom = -1;
+      }
+      throw e;
+    }
+  }
+
+  /** Waits for the slot's last read-back and copies it into the output. */
+  private static void drain(Slot s, HostArray y) {
+    if (s.done == null) return;
+    clWaitForEvents(1, new cl_event[] {s.done});
+    clReleaseEvent(s.done);
+    s.done = null;
+    get(s.hy, y, s.pendingFrom, s.pendingCount);
+    s.pendingFrom = -1;
   }
 
   private void checkOpen() {
@@ -476,6 +683,10 @@ final class OpenClBackend implements Backend {
     synchronized (lock) {
       if (closed) return;
       closed = true;
+      if (slots != null) {
+        for (Slot slot : slots) slot.release();
+        clReleaseCommandQueue(transfers);
+      }
       for (cl_kernel k : kernels.values()) clReleaseKernel(k);
       kernels.clear();
       clReleaseProgram(program);

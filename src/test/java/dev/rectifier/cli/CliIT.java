@@ -106,8 +106,8 @@ class CliIT {
   }
 
   /**
-   * The same on the OpenCL backend: the piecewise-linear functions bit for bit equal to the CPU
-   * backend's, the others within twice the contract's 4 ULP of them (each is within 4 of exact).
+   * The same on the OpenCL backend: bit for bit the CPU backend's answers, but for the smooth
+   * functions in float64, within twice the contract's 4 ULP of them (each is within 4 of exact).
    */
   @ParameterizedTest(name = "{0}")
   @MethodSource("goldenCases")
@@ -198,7 +198,11 @@ class CliIT {
         }
       }
     }
-    long tolerance = backend.equals("cpu") || f.function().piecewiseLinear() ? 0 : 8;
+    // float32 is computed in double and rounded once on both: bit for bit; float64 smooth
+    // results use each device's libm, within 4 ULP of exact each, so within 8 of each other.
+    boolean exactMatch =
+        backend.equals("cpu") || f.function().piecewiseLinear() || x.data() instanceof float[];
+    long tolerance = exactMatch ? 0 : 8;
     assertClose(wantY, gotY.data(), tolerance, base + " forward on " + backend);
     assertClose(wantDx, Npy.read(dx).data(), tolerance, base + " backward on " + backend);
     if (prelu) assertEquals(bits(wantDw), bits(Npy.read(dw).data()), base + " grad_weight");

@@ -11,7 +11,7 @@ class CpuConformanceTest extends BackendConformanceTest {
 
   /** The CPU backend computes the oracle's definitions: its results must equal them exactly. */
   @Override
-  protected long oracleUlp() {
+  protected long oracleUlp(dev.rectifier.DType t) {
     return 0;
   }
 }
