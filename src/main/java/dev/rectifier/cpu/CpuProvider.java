@@ -1,13 +1,11 @@
 package dev.rectifier.cpu;
 
-import dev.rectifier.Activation;
 import dev.rectifier.BackendStatus;
 import dev.rectifier.RectifierException;
-import dev.rectifier.Shape;
 import dev.rectifier.spi.Backend;
 import dev.rectifier.spi.BackendConfig;
 import dev.rectifier.spi.BackendProvider;
-import dev.rectifier.spi.HostArray;
+import dev.rectifier.spi.SmokeTest;
 import java.util.List;
 import java.util.Map;
 
@@ -23,20 +21,10 @@ public final class CpuProvider implements BackendProvider {
 
   @Override
   public BackendStatus probe() {
-    // The same smoke test as every backend: a relu over a few values, -0 and NaN among them.
     try (Backend b = new CpuBackend(new BackendConfig(1))) {
-      float[] x = {-1f, -0f, 2f, Float.NaN};
-      float[] y = new float[4];
-      b.forward(
-          Activation.relu(), Shape.vector(4), new HostArray(x, 0, 4), null, new HostArray(y, 0, 4));
-      boolean right =
-          Float.floatToRawIntBits(y[0]) == 0
-              && Float.floatToRawIntBits(y[1]) == Float.floatToRawIntBits(-0f)
-              && y[2] == 2f
-              && Float.isNaN(y[3]);
-      if (!right) {
-        return BackendStatus.unusable(
-            NAME, "the smoke test gave wrong results; report this as a bug in Rectifier");
+      String wrong = SmokeTest.relu(b);
+      if (wrong != null) {
+        return BackendStatus.unusable(NAME, wrong + "; report this as a bug in Rectifier");
       }
       int cores = Runtime.getRuntime().availableProcessors();
       String jvm = System.getProperty("java.vm.name") + " " + System.getProperty("java.version");

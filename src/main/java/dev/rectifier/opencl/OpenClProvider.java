@@ -1,18 +1,15 @@
 package dev.rectifier.opencl;
 
-import dev.rectifier.Activation;
 import dev.rectifier.BackendStatus;
 import dev.rectifier.RectifierException;
-import dev.rectifier.Shape;
 import dev.rectifier.spi.Backend;
 import dev.rectifier.spi.BackendConfig;
 import dev.rectifier.spi.BackendProvider;
-import dev.rectifier.spi.HostArray;
+import dev.rectifier.spi.SmokeTest;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
 import java.util.List;
@@ -49,11 +46,15 @@ public final class OpenClProvider implements BackendProvider {
       return BackendStatus.unusable(
           NAME, "the OpenCL library cannot be loaded (" + e.getMessage() + "); " + INSTALL);
     } catch (CLException e) {
+      String code = CL.stringFor_errorCode(e.getStatus());
       return BackendStatus.unusable(
           NAME,
-          "no OpenCL platform ("
-              + CL.stringFor_errorCode(e.getStatus())
-              + "); install a driver (pocl-opencl-icd gives one on the CPU)");
+          e.getStatus() == CL.CL_PLATFORM_NOT_FOUND_KHR
+              ? "no OpenCL platform ("
+                  + code
+                  + "); install a driver (pocl-opencl-icd gives one on"
+                  + " the CPU)"
+              : "listing the OpenCL devices failed (" + code + "); check the driver (clinfo)");
     } catch (IllegalStateException e) {
       return BackendStatus.unusable(NAME, e.getMessage());
     } catch (RuntimeException e) {
@@ -69,8 +70,11 @@ public final class OpenClProvider implements BackendProvider {
     details.put("device_type", chosen.typeName());
     details.put("version", chosen.version());
     try (OpenClBackend b = new OpenClBackend(chosen)) {
-      String wrong = smokeTest(b);
-      if (wrong != null) return BackendStatus.unusable(NAME, wrong);
+      String wrong = SmokeTest.relu(b);
+      if (wrong != null) {
+        return BackendStatus.unusable(
+            NAME, wrong + " on " + chosen.name() + "; report it, or use --backend cpu");
+      }
     } catch (RectifierException e) {
       return BackendStatus.unusable(NAME, e.getMessage());
     } catch (CLException e) {
@@ -153,24 +157,6 @@ public final class OpenClProvider implements BackendProvider {
       }
     }
     return "no OpenCL library (libOpenCL.so) in " + new LinkedHashSet<>(dirs) + "; " + INSTALL;
-  }
-
-  /** A relu over -1, -0, 2, NaN; null when right, else what went wrong. */
-  static String smokeTest(Backend b) {
-    float[] x = {-1f, -0f, 2f, Float.NaN};
-    float[] y = new float[4];
-    b.forward(
-        Activation.relu(), Shape.vector(4), new HostArray(x, 0, 4), null, new HostArray(y, 0, 4));
-    boolean right =
-        Float.floatToRawIntBits(y[0]) == 0
-            && Float.floatToRawIntBits(y[1]) == Float.floatToRawIntBits(-0f)
-            && y[2] == 2f
-            && Float.isNaN(y[3]);
-    return right
-        ? null
-        : "the smoke test gave wrong results (relu of -1, -0, 2, NaN gave "
-            + Arrays.toString(y)
-            + "); the driver miscompiles the kernels: report it, or use --backend cpu";
   }
 
   /**
