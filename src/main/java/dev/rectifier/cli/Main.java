@@ -185,6 +185,13 @@ public final class Main implements Callable<Integer> {
     String function;
 
     @Option(
+        names = "--input",
+        required = true,
+        paramLabel = "X.npy",
+        description = "The input x: float32 or float64, C order.")
+    Path input;
+
+    @Option(
         names = "--param",
         paramLabel = "NAME=VALUE",
         description =
@@ -332,13 +339,6 @@ public final class Main implements Callable<Integer> {
     @Mixin FunctionOptions options;
 
     @Option(
-        names = "--input",
-        required = true,
-        paramLabel = "X.npy",
-        description = "The input x: float32 or float64, C order.")
-    Path input;
-
-    @Option(
         names = "--output",
         required = true,
         paramLabel = "Y.npy",
@@ -349,8 +349,8 @@ public final class Main implements Callable<Integer> {
     public Integer call() throws IOException {
       FunctionOptions o = options;
       Activation f = o.activation();
-      checkOutput("--output", output, input, o.weight);
-      Npy.Array x = read("--input", input);
+      checkOutput("--output", output, o.input, o.weight);
+      Npy.Array x = read("--input", o.input);
       Shape shape = Shape.of(x.shape());
       Shape out = f.outputShape(shape);
       Npy.Array w = o.weight == null ? null : read("--weight", o.weight);
@@ -390,13 +390,6 @@ public final class Main implements Callable<Integer> {
     @Mixin FunctionOptions options;
 
     @Option(
-        names = "--input",
-        required = true,
-        paramLabel = "X.npy",
-        description = "The input x: float32 or float64, C order.")
-    Path input;
-
-    @Option(
         names = "--grad-output",
         required = true,
         paramLabel = "G.npy",
@@ -427,9 +420,9 @@ public final class Main implements Callable<Integer> {
       if (!prelu && gradWeight != null) {
         throw new IllegalArgumentException("--grad-weight is only for prelu");
       }
-      checkOutput("--grad-input", gradInput, input, gradOutput, o.weight);
-      if (prelu) checkOutput("--grad-weight", gradWeight, input, gradOutput, o.weight, gradInput);
-      Npy.Array x = read("--input", input);
+      checkOutput("--grad-input", gradInput, o.input, gradOutput, o.weight);
+      if (prelu) checkOutput("--grad-weight", gradWeight, o.input, gradOutput, o.weight, gradInput);
+      Npy.Array x = read("--input", o.input);
       Npy.Array g = read("--grad-output", gradOutput);
       sameType("--grad-output", g, x);
       Shape shape = Shape.of(x.shape());
