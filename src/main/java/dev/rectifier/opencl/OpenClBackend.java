@@ -127,10 +127,6 @@ final class OpenClBackend implements Backend {
     return OpenClProvider.NAME;
   }
 
-  Devices.Device device() {
-    return device;
-  }
-
   private static RectifierException failure(String what, CLException e) {
     String fix =
         e.getStatus() == CL_MEM_OBJECT_ALLOCATION_FAILURE || e.getStatus() == CL_OUT_OF_RESOURCES
@@ -352,7 +348,11 @@ final class OpenClBackend implements Backend {
       checkOpen();
       if (!f.function().channelwise() && x instanceof HostArray hx) {
         Call c = call(f);
-        stream(c.kernel() + "_forward" + suffix(t), c, f.seed(), t, hx, null, (HostArray) y);
+        try {
+          stream(c.kernel() + "_forward" + suffix(t), c, f.seed(), t, hx, null, (HostArray) y);
+        } catch (CLException e) {
+          throw failure(f.function().id() + " forward", e);
+        }
         return;
       }
       try (Staging s = new Staging()) {
@@ -422,14 +422,18 @@ final class OpenClBackend implements Backend {
       checkOpen();
       if (!f.function().channelwise() && x instanceof HostArray hx) {
         Call c = call(f);
-        stream(
-            c.kernel() + "_backward" + suffix(t),
-            c,
-            f.seed(),
-            t,
-            hx,
-            (HostArray) gradOutput,
-            (HostArray) gradInput);
+        try {
+          stream(
+              c.kernel() + "_backward" + suffix(t),
+              c,
+              f.seed(),
+              t,
+              hx,
+              (HostArray) gradOutput,
+              (HostArray) gradInput);
+        } catch (CLException e) {
+          throw failure(f.function().id() + " backward", e);
+        }
         return;
       }
       try (Staging s = new Staging()) {
@@ -572,8 +576,18 @@ final class OpenClBackend implements Backend {
     int n = x.count();
     if (n == 0) return;
     if (slots == null) {
-      transfers = clCreateCommandQueueWithProperties(context, device.id(), null, null);
-      slots = new Slot[] {new Slot(), new Slot()};
+      // into locals first, so that a failure half way leaks nothing and is tried again next call
+      cl_command_queue q = clCreateCommandQueueWithProperties(context, device.id(), null, null);
+      Slot first = null;
+      try {
+        first = new Slot();
+        slots = new Slot[] {first, new Slot()};
+      } catch (CLException e) {
+        if (first != null) first.release();
+        clReleaseCommandQueue(q);
+        throw e;
+      }
+      transfers = q;
     }
     long bytes = t.bytes();
     cl_kernel k = kernel(kernel);
