@@ -514,18 +514,47 @@ final class OpenClBackend implements Backend {
    * read and write, so the driver can move them by DMA without another copy.
    */
   private final class Slot {
-    final cl_mem dx = device();
-    final cl_mem dg = device();
-    final cl_mem dy = device();
-    final cl_mem px = pinned();
-    final cl_mem pg = pinned();
-    final cl_mem py = pinned();
-    final ByteBuffer hx = map(px);
-    final ByteBuffer hg = map(pg);
-    final ByteBuffer hy = map(py);
+    final cl_mem dx;
+    final cl_mem dg;
+    final cl_mem dy;
+    final cl_mem px;
+    final cl_mem pg;
+    final cl_mem py;
+    final ByteBuffer hx;
+    final ByteBuffer hg;
+    final ByteBuffer hy;
     cl_event done; // the read-back of this slot's last chunk
     int pendingFrom = -1;
     int pendingCount;
+
+    /** Makes the six buffers and maps three; if any step fails, releases what it made. */
+    Slot() {
+      List<cl_mem> made = new ArrayList<>();
+      List<Object[]> mapped = new ArrayList<>();
+      try {
+        dx = keep(made, device());
+        dg = keep(made, device());
+        dy = keep(made, device());
+        px = keep(made, pinned());
+        pg = keep(made, pinned());
+        py = keep(made, pinned());
+        hx = map(mapped, px);
+        hg = map(mapped, pg);
+        hy = map(mapped, py);
+      } catch (CLException e) {
+        for (Object[] m : mapped) {
+          clEnqueueUnmapMemObject(queue, (cl_mem) m[0], (ByteBuffer) m[1], 0, null, null);
+        }
+        clFinish(queue);
+        for (cl_mem m : made) clReleaseMemObject(m);
+        throw e;
+      }
+    }
+
+    private cl_mem keep(List<cl_mem> made, cl_mem m) {
+      made.add(m);
+      return m;
+    }
 
     private cl_mem device() {
       return clCreateBuffer(context, CL_MEM_READ_WRITE, (long) CHUNK * 8, null, null);
@@ -536,10 +565,22 @@ final class OpenClBackend implements Backend {
           context, CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR, (long) CHUNK * 8, null, null);
     }
 
-    private ByteBuffer map(cl_mem m) {
-      return clEnqueueMapBuffer(
-              queue, m, true, CL_MAP_READ | CL_MAP_WRITE, 0, (long) CHUNK * 8, 0, null, null, null)
-          .order(ByteOrder.nativeOrder());
+    private ByteBuffer map(List<Object[]> mapped, cl_mem m) {
+      ByteBuffer b =
+          clEnqueueMapBuffer(
+                  queue,
+                  m,
+                  true,
+                  CL_MAP_READ | CL_MAP_WRITE,
+                  0,
+                  (long) CHUNK * 8,
+                  0,
+                  null,
+                  null,
+                  null)
+              .order(ByteOrder.nativeOrder());
+      mapped.add(new Object[] {m, b});
+      return b;
     }
 
     void release() {
