@@ -1,7 +1,7 @@
 package dev.rectifier;
 
 /** Distances in units in the last place, for the accuracy contract. */
-final class Ulp {
+public final class Ulp {
   private Ulp() {}
 
   /** Bits as a monotonic integer: adjacent floats differ by 1, and -0 equals +0. */
@@ -19,7 +19,7 @@ final class Ulp {
    * ULPs between {@code got} and {@code want}: 0 when both are NaN, {@link Long#MAX_VALUE} when
    * only one is or when they are zeros of different signs.
    */
-  static long distance(float got, float want) {
+  public static long distance(float got, float want) {
     if (Float.isNaN(got) || Float.isNaN(want)) {
       return Float.isNaN(got) && Float.isNaN(want) ? 0 : Long.MAX_VALUE;
     }
@@ -29,7 +29,8 @@ final class Ulp {
     return Math.abs(ordered(got) - ordered(want));
   }
 
-  static long distance(double got, double want) {
+  /** The same for doubles. */
+  public static long distance(double got, double want) {
     if (Double.isNaN(got) || Double.isNaN(want)) {
       return Double.isNaN(got) && Double.isNaN(want) ? 0 : Long.MAX_VALUE;
     }

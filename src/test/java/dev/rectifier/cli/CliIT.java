@@ -11,6 +11,7 @@ import com.google.gson.JsonParser;
 import dev.rectifier.Activation;
 import dev.rectifier.Rectifier;
 import dev.rectifier.Shape;
+import dev.rectifier.Ulp;
 import java.io.IOException;
 import java.net.URISyntaxException;
 import java.nio.ByteBuffer;
@@ -226,7 +227,10 @@ class CliIT {
     throw new IllegalArgumentException(name);
   }
 
-  /** Equal bit for bit when {@code ulps} is 0; else NaN for NaN and within {@code ulps}. */
+  /**
+   * Equal bit for bit when {@code ulps} is 0; else within {@code ulps} by {@link Ulp#distance} (NaN
+   * for NaN, zeros of the same sign).
+   */
   private static void assertClose(Object want, Object got, long ulps, String what) {
     if (ulps == 0) {
       assertEquals(bits(want), bits(got), what + ": differs from the API on the cpu backend");
@@ -236,26 +240,9 @@ class CliIT {
     for (int i = 0; i < n; i++) {
       double w = java.lang.reflect.Array.getDouble(want, i);
       double v = java.lang.reflect.Array.getDouble(got, i);
-      if (Double.isNaN(w) || Double.isNaN(v)) {
-        assertTrue(Double.isNaN(w) && Double.isNaN(v), what + " at " + i + ": " + v + " vs " + w);
-        continue;
-      }
-      long d =
-          want instanceof float[]
-              ? Math.abs(ordered((float) v) - ordered((float) w))
-              : Math.abs(ordered(v) - ordered(w));
+      long d = want instanceof float[] ? Ulp.distance((float) v, (float) w) : Ulp.distance(v, w);
       assertTrue(d <= ulps, what + " at " + i + ": " + v + " vs " + w + " (" + d + " ULP)");
     }
-  }
-
-  private static long ordered(float v) {
-    int b = Float.floatToRawIntBits(v);
-    return b >= 0 ? b : (long) Integer.MIN_VALUE - b;
-  }
-
-  private static long ordered(double v) {
-    long b = Double.doubleToRawLongBits(v);
-    return b >= 0 ? b : Long.MIN_VALUE - b;
   }
 
   private static String bits(Object a) {
