@@ -2,20 +2,126 @@
  * Rectifier's OpenCL kernels: every function of the contract, forward and backward, float32 and
  * float64. The numerics are those of the CPU backend (src/main/java/dev/rectifier/cpu/Formulas.java,
  * ElementwiseKernels.java, ChannelKernels.java), line for line where it matters:
- *  - float32 piecewise-linear functions in float (one rounding: bit-exact);
+ *  - piecewise-linear functions in the element type (one rounding: bit-exact);
  *  - smooth functions in double, float32 rounded once at the end;
  *  - double-double corrections where a rounded argument is amplified, and Taylor series around the
  *    roots of f'.
- * Needs cl_khr_fp64 (PoCL has it). FP_CONTRACT is off so that no a*b+c is fused behind our back:
- * the double-double steps and the bit-exact products depend on each rounding.
+ * Devices without cl_khr_fp64 (and any device when the program is built with -DRECTIFIER_NO_FP64,
+ * which is how the tests run it on PoCL) get float32 only, through the float-only path at the end of
+ * this file: the same functions in float-float arithmetic (about 48 bits), rounded once.
+ * FP_CONTRACT is off so that no a*b+c is fused behind our back: the double-double and float-float
+ * steps and the bit-exact products depend on each rounding.
  *
  * Kernel names: <function>_<forward|backward>_<f32|f64>. Elementwise kernels take
  *   forward (x, y, n, p0, p1, seed, index0), backward (x, g, dx, n, p0, p1, seed, index0),
  * with p0, p1 the function's parameters already rounded to the type (see OpenClBackend.params) and
  * index0 the flat index of element 0 within the call (RReLU training's counter).
  */
-#pragma OPENCL EXTENSION cl_khr_fp64 : enable
 #pragma OPENCL FP_CONTRACT OFF
+
+// ------------------------------------------------------------------ Philox4x32-10 (RReLU)
+
+inline uint4 philox(uint4 c, uint2 k) {
+  for (int r = 0; r < 10; r++) {
+    uint hi0 = mul_hi(0xD2511F53u, c.x);
+    uint lo0 = 0xD2511F53u * c.x;
+    uint hi1 = mul_hi(0xCD9E8D57u, c.z);
+    uint lo1 = 0xCD9E8D57u * c.z;
+    c = (uint4)(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
+    k.x += 0x9E3779B9u;
+    k.y += 0xBB67AE85u;
+  }
+  return c;
+}
+
+inline uint4 philox_at(ulong seed, ulong index) {
+  return philox((uint4)((uint)index, (uint)(index >> 32), 0u, 0u), (uint2)((uint)seed, (uint)(seed >> 32)));
+}
+
+inline float rrelu_slope_f32(ulong seed, ulong index, float lower, float width) {
+  uint4 r = philox_at(seed, index);
+  return fma((float)(r.x >> 8) * 0x1p-24f, width, lower);
+}
+
+#define ELEMENTWISE_ARGS_F(T) __global const T* x, __global T* y, const ulong n, const T p0, const T p1, const ulong seed, const ulong index0
+#define ELEMENTWISE_ARGS_B(T) __global const T* x, __global const T* g, __global T* dx, const ulong n, const T p0, const T p1, const ulong seed, const ulong index0
+
+/* The piecewise-linear and channel kernels, in the element type T alone. */
+#define DEFINE_LINEAR_KERNELS(T, SUFFIX, RRELU_SLOPE) \
+__kernel void relu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; y[i] = v < 0 ? (T)0 : v; } \
+__kernel void relu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; dx[i] = v > 0 ? g[i] : (v <= 0 ? (T)0 : v); } \
+__kernel void leaky_relu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; y[i] = v < 0 ? p0 * v : v; } \
+__kernel void leaky_relu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
+  dx[i] = v > 0 ? g[i] : (v <= 0 ? (p0 == 0 ? (T)0 : p0 * g[i]) : v); } \
+__kernel void rrelu_train_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
+  y[i] = v < 0 ? RRELU_SLOPE(seed, index0 + i, p0, p1 - p0) * v : v; } \
+__kernel void rrelu_train_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; T d; \
+  if (v > 0) d = g[i]; \
+  else if (v <= 0) { T a = RRELU_SLOPE(seed, index0 + i, p0, p1 - p0); d = a == 0 ? (T)0 : a * g[i]; } \
+  else d = v; \
+  dx[i] = d; } \
+__kernel void hardtanh_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; y[i] = v < p0 ? p0 : (v > p1 ? p1 : v); } \
+__kernel void hardtanh_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
+  dx[i] = (v > p0 && v < p1) ? g[i] : (v != v ? v : (T)0); } \
+__kernel void threshold_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; y[i] = v <= p0 ? p1 : v; } \
+__kernel void threshold_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; dx[i] = v > p0 ? g[i] : (v <= p0 ? (T)0 : v); } \
+/* ---- channel functions on [outer, channels, inner] ---- */ \
+__kernel void prelu_forward_##SUFFIX(__global const T* x, __global const T* w, __global T* y, \
+    const ulong n, const ulong channels, const ulong inner, const ulong weights) { \
+  size_t i = get_global_id(0); if (i >= n) return; \
+  T wc = w[weights == 1 ? 0 : (i / inner) % channels]; T v = x[i]; y[i] = v < 0 ? wc * v : v; } \
+__kernel void prelu_backward_##SUFFIX(__global const T* x, __global const T* w, __global const T* g, \
+    __global T* dx, const ulong n, const ulong channels, const ulong inner, const ulong weights) { \
+  size_t i = get_global_id(0); if (i >= n) return; \
+  T wc = w[weights == 1 ? 0 : (i / inner) % channels]; T v = x[i]; \
+  dx[i] = v > 0 ? g[i] : (v <= 0 ? (wc == 0 ? (T)0 : wc * g[i]) : v); } \
+__kernel void crelu_forward_##SUFFIX(__global const T* x, __global T* y, const ulong n, \
+    const ulong channels, const ulong inner) { \
+  size_t i = get_global_id(0); if (i >= n) return; \
+  ulong o = i / (channels * inner); ulong rest = i - o * channels * inner; \
+  ulong pos = o * 2 * channels * inner + rest; ulong neg = pos + channels * inner; \
+  T v = x[i]; y[pos] = v < 0 ? (T)0 : v; y[neg] = -v < 0 ? (T)0 : -v; } \
+__kernel void crelu_backward_##SUFFIX(__global const T* x, __global const T* g, __global T* dx, \
+    const ulong n, const ulong channels, const ulong inner) { \
+  size_t i = get_global_id(0); if (i >= n) return; \
+  ulong o = i / (channels * inner); ulong rest = i - o * channels * inner; \
+  ulong pos = o * 2 * channels * inner + rest; ulong neg = pos + channels * inner; \
+  T v = x[i]; \
+  dx[i] = v > 0 ? g[pos] : (v < 0 ? -g[neg] : (v == 0 ? (T)0 : v)); } \
+/* Maxout: one work-item per output element; NaN wins, the first of equals wins. */ \
+__kernel void maxout_forward_##SUFFIX(__global const T* x, __global T* y, const ulong m, \
+    const ulong channels, const ulong inner, const ulong pieces) { \
+  size_t j = get_global_id(0); if (j >= m) return; \
+  ulong groups = channels / pieces; ulong o = j / (groups * inner); ulong r = j - o * groups * inner; \
+  ulong grp = r / inner; ulong i = r - grp * inner; \
+  ulong first = (o * channels + grp * pieces) * inner + i; \
+  T best = x[first]; \
+  for (ulong k = 1; k < pieces && best == best; k++) { T v = x[first + k * inner]; if (v > best || v != v) best = v; } \
+  y[j] = best; } \
+__kernel void maxout_backward_##SUFFIX(__global const T* x, __global const T* g, __global T* dx, \
+    const ulong m, const ulong channels, const ulong inner, const ulong pieces) { \
+  size_t j = get_global_id(0); if (j >= m) return; \
+  ulong groups = channels / pieces; ulong o = j / (groups * inner); ulong r = j - o * groups * inner; \
+  ulong grp = r / inner; ulong i = r - grp * inner; \
+  ulong first = (o * channels + grp * pieces) * inner + i; \
+  T best = x[first]; ulong at = 0; \
+  for (ulong k = 1; k < pieces && best == best; k++) { T v = x[first + k * inner]; if (v > best || v != v) { best = v; at = k; } } \
+  T grad = best != best ? best : g[j]; \
+  for (ulong k = 0; k < pieces; k++) dx[first + k * inner] = k == at ? grad : (T)0; }
+
+#ifndef RECTIFIER_NO_FP64
+// ================================================================== double path
+#pragma OPENCL EXTENSION cl_khr_fp64 : enable
 
 #define SELU_SCALE 1.0507009873554805
 #define SELU_SCALE_ALPHA (1.0507009873554805 * 1.6732632423543772)
@@ -223,7 +329,7 @@ inline double gelu_tanh_exp_minus_2u(double x) {
   double u = SQRT_2_OVER_PI_HI * t;
   double uLo = fma(SQRT_2_OVER_PI_HI, t, -u) + SQRT_2_OVER_PI_HI * tLo + SQRT_2_OVER_PI_LO * t;
   double e = exp(-2.0 * u);
-  return isinf(e) ? e : e - e * 2.0 * uLo;
+  return isinf(e) ? e : e - 2.0 * (e * uLo); // e * 2 may overflow
 }
 
 inline double gelu_tanh_d(double x) {
@@ -361,72 +467,17 @@ inline double softplus_prime(double x, double beta, double threshold) {
   return s;
 }
 
-// ------------------------------------------------------------------ Philox4x32-10 (RReLU)
-
-inline uint4 philox(uint4 c, uint2 k) {
-  for (int r = 0; r < 10; r++) {
-    uint hi0 = mul_hi(0xD2511F53u, c.x);
-    uint lo0 = 0xD2511F53u * c.x;
-    uint hi1 = mul_hi(0xCD9E8D57u, c.z);
-    uint lo1 = 0xCD9E8D57u * c.z;
-    c = (uint4)(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
-    k.x += 0x9E3779B9u;
-    k.y += 0xBB67AE85u;
-  }
-  return c;
-}
-
-inline uint4 philox_at(ulong seed, ulong index) {
-  return philox((uint4)((uint)index, (uint)(index >> 32), 0u, 0u), (uint2)((uint)seed, (uint)(seed >> 32)));
-}
-
-inline float rrelu_slope_f32(ulong seed, ulong index, float lower, float width) {
-  uint4 r = philox_at(seed, index);
-  return fma((float)(r.x >> 8) * 0x1p-24f, width, lower);
-}
 
 inline double rrelu_slope_f64(ulong seed, ulong index, double lower, double width) {
   uint4 r = philox_at(seed, index);
   return fma(((double)(r.x >> 5) * 0x1p26 + (double)(r.y >> 6)) * 0x1p-53, width, lower);
 }
 
-// ------------------------------------------------------------------ kernels, per element type
-// T: float or double. SMOOTH(x) evaluates in double. ROUND(v) rounds a double result to T.
-
-#define ELEMENTWISE_ARGS_F(T) __global const T* x, __global T* y, const ulong n, const T p0, const T p1, const ulong seed, const ulong index0
-#define ELEMENTWISE_ARGS_B(T) __global const T* x, __global const T* g, __global T* dx, const ulong n, const T p0, const T p1, const ulong seed, const ulong index0
-
 /* grad * f'(x) rounded once; +0 where the derivative is 0 by definition (its limits at +-inf). */
 #define TIMES(T, gv, d, xv) (((d) == 0.0 && isinf((double)(xv))) ? (T)0 : (T)((double)(gv) * (d)))
 
-#define DEFINE_KERNELS(T, SUFFIX, RRELU_SLOPE) \
-__kernel void relu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; y[i] = v < 0 ? (T)0 : v; } \
-__kernel void relu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; dx[i] = v > 0 ? g[i] : (v <= 0 ? (T)0 : v); } \
-__kernel void leaky_relu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; y[i] = v < 0 ? p0 * v : v; } \
-__kernel void leaky_relu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
-  dx[i] = v > 0 ? g[i] : (v <= 0 ? (p0 == 0 ? (T)0 : p0 * g[i]) : v); } \
-__kernel void rrelu_train_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
-  y[i] = v < 0 ? RRELU_SLOPE(seed, index0 + i, p0, p1 - p0) * v : v; } \
-__kernel void rrelu_train_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; T d; \
-  if (v > 0) d = g[i]; \
-  else if (v <= 0) { T a = RRELU_SLOPE(seed, index0 + i, p0, p1 - p0); d = a == 0 ? (T)0 : a * g[i]; } \
-  else d = v; \
-  dx[i] = d; } \
-__kernel void hardtanh_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; y[i] = v < p0 ? p0 : (v > p1 ? p1 : v); } \
-__kernel void hardtanh_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
-  dx[i] = (v > p0 && v < p1) ? g[i] : (v != v ? v : (T)0); } \
-__kernel void threshold_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; y[i] = v <= p0 ? p1 : v; } \
-__kernel void threshold_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; dx[i] = v > p0 ? g[i] : (v <= p0 ? (T)0 : v); } \
+/* The smooth kernels, computed in double and rounded once to T, and PReLU's weight gradient. */
+#define DEFINE_SMOOTH_KERNELS(T, SUFFIX) \
 __kernel void elu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; y[i] = (T)elu_d((double)x[i], (double)p0); } \
 __kernel void elu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
@@ -464,16 +515,6 @@ __kernel void softplus_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
 __kernel void softplus_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
   dx[i] = TIMES(T, g[i], softplus_prime((double)v, (double)p0, (double)p1), v); } \
-/* ---- channel functions on [outer, channels, inner] ---- */ \
-__kernel void prelu_forward_##SUFFIX(__global const T* x, __global const T* w, __global T* y, \
-    const ulong n, const ulong channels, const ulong inner, const ulong weights) { \
-  size_t i = get_global_id(0); if (i >= n) return; \
-  T wc = w[weights == 1 ? 0 : (i / inner) % channels]; T v = x[i]; y[i] = v < 0 ? wc * v : v; } \
-__kernel void prelu_backward_##SUFFIX(__global const T* x, __global const T* w, __global const T* g, \
-    __global T* dx, const ulong n, const ulong channels, const ulong inner, const ulong weights) { \
-  size_t i = get_global_id(0); if (i >= n) return; \
-  T wc = w[weights == 1 ? 0 : (i / inner) % channels]; T v = x[i]; \
-  dx[i] = v > 0 ? g[i] : (v <= 0 ? (wc == 0 ? (T)0 : wc * g[i]) : v); } \
 /* One work-item per weight, summing in double in flat C order: the CPU backend's order, so the */ \
 /* result is the same bit for bit, and the same for any launch geometry. */ \
 __kernel void prelu_weight_##SUFFIX(__global const T* x, __global const T* g, __global T* gw, \
@@ -489,40 +530,714 @@ __kernel void prelu_weight_##SUFFIX(__global const T* x, __global const T* g, __
       for (ulong i = base; i < base + inner; i++) { double v = x[i]; if (!(v > 0)) sum += (double)g[i] * v; } \
     } \
   } \
-  gw[c] = (T)sum; } \
-__kernel void crelu_forward_##SUFFIX(__global const T* x, __global T* y, const ulong n, \
-    const ulong channels, const ulong inner) { \
-  size_t i = get_global_id(0); if (i >= n) return; \
-  ulong o = i / (channels * inner); ulong rest = i - o * channels * inner; \
-  ulong pos = o * 2 * channels * inner + rest; ulong neg = pos + channels * inner; \
-  T v = x[i]; y[pos] = v < 0 ? (T)0 : v; y[neg] = -v < 0 ? (T)0 : -v; } \
-__kernel void crelu_backward_##SUFFIX(__global const T* x, __global const T* g, __global T* dx, \
-    const ulong n, const ulong channels, const ulong inner) { \
-  size_t i = get_global_id(0); if (i >= n) return; \
-  ulong o = i / (channels * inner); ulong rest = i - o * channels * inner; \
-  ulong pos = o * 2 * channels * inner + rest; ulong neg = pos + channels * inner; \
-  T v = x[i]; \
-  dx[i] = v > 0 ? g[pos] : (v < 0 ? -g[neg] : (v == 0 ? (T)0 : v)); } \
-/* Maxout: one work-item per output element; NaN wins, the first of equals wins. */ \
-__kernel void maxout_forward_##SUFFIX(__global const T* x, __global T* y, const ulong m, \
-    const ulong channels, const ulong inner, const ulong pieces) { \
-  size_t j = get_global_id(0); if (j >= m) return; \
-  ulong groups = channels / pieces; ulong o = j / (groups * inner); ulong r = j - o * groups * inner; \
-  ulong grp = r / inner; ulong i = r - grp * inner; \
-  ulong first = (o * channels + grp * pieces) * inner + i; \
-  T best = x[first]; \
-  for (ulong k = 1; k < pieces && best == best; k++) { T v = x[first + k * inner]; if (v > best || v != v) best = v; } \
-  y[j] = best; } \
-__kernel void maxout_backward_##SUFFIX(__global const T* x, __global const T* g, __global T* dx, \
-    const ulong m, const ulong channels, const ulong inner, const ulong pieces) { \
-  size_t j = get_global_id(0); if (j >= m) return; \
-  ulong groups = channels / pieces; ulong o = j / (groups * inner); ulong r = j - o * groups * inner; \
-  ulong grp = r / inner; ulong i = r - grp * inner; \
-  ulong first = (o * channels + grp * pieces) * inner + i; \
-  T best = x[first]; ulong at = 0; \
-  for (ulong k = 1; k < pieces && best == best; k++) { T v = x[first + k * inner]; if (v > best || v != v) { best = v; at = k; } } \
-  T grad = best != best ? best : g[j]; \
-  for (ulong k = 0; k < pieces; k++) dx[first + k * inner] = k == at ? grad : (T)0; }
+  gw[c] = (T)sum; }
 
-DEFINE_KERNELS(float, f32, rrelu_slope_f32)
-DEFINE_KERNELS(double, f64, rrelu_slope_f64)
+DEFINE_LINEAR_KERNELS(float, f32, rrelu_slope_f32)
+DEFINE_LINEAR_KERNELS(double, f64, rrelu_slope_f64)
+DEFINE_SMOOTH_KERNELS(float, f32)
+DEFINE_SMOOTH_KERNELS(double, f64)
+
+#else
+// ================================================================== float-only path
+/*
+ * float32 on devices without cl_khr_fp64. OpenCL's float builtins are allowed errors the contract
+ * does not (erfc 16 ULP, tanh 5), so nothing here leans on them for accuracy: every smooth function
+ * is evaluated in float-float ("ff": hi + lo, |lo| <= ulp(hi)/2, about 48 bits) with our own exp and
+ * erfcx, and rounded to float once at the end. The structure is that of the double path: the same
+ * formulas, the same Taylor series around the roots of f', the same branches at the same points.
+ *
+ * Results that underflow float before the last multiplication (silu(-100) = -3.7e-42, or a gradient
+ * g * exp(-100) with g = 1e30) are carried as ffx = m * 2^k with the exponent k apart, and scaled
+ * once at the end. Subnormal results are rounded twice (to 24 bits, then to the subnormal's
+ * precision), within 1 ULP; devices that flush float denormals to zero flush them.
+ *
+ * PReLU's weight gradient sums in float-float in the CPU backend's order: deterministic, and equal
+ * to the CPU's double sum but for the last bit in rare cases.
+ */
+// ---- BEGIN float_constants.py (do not edit by hand)
+#define FF_LN2_1 0.693115234375f
+#define FF_LN2_2 3.194618329871446e-05f
+#define FF_LN2_3 1.6465949697480609e-12f
+#define FF_LOG2E 1.4426950216293335f
+#define FF_INV_SQRT2 (float2)(0.7071067690849304f, 1.2101617485882343e-08f)
+#define FF_SQRT_2_OVER_PI (float2)(0.7978845834732056f, -2.2670340271702116e-08f)
+#define FF_GELU_K (float2)(0.044714998453855515f, 1.5461444347053543e-09f)
+#define FF_INV_SQRT_PI (float2)(0.564189612865448f, -2.9317691385699618e-08f)
+#define FF_INV_SQRT_2PI (float2)(0.3989422917366028f, -1.1335170135851058e-08f)
+#define FF_SELU_SCALE (float2)(1.0507010221481323f, -3.479265231476347e-08f)
+#define FF_SELU_SCALE_ALPHA (float2)(1.7580993175506592f, 2.3296717444054593e-08f)
+#define FF_ERFCX_K (float2)(3.75f, 0.0f)
+__constant float2 FF_EXP_TAYLOR[9] = {
+    (float2)(0.1666666716337204f, -4.967053879312289e-09f),
+    (float2)(0.0416666679084301f, -1.2417634698280722e-09f),
+    (float2)(0.008333333767950535f, -4.34617203337595e-10f),
+    (float2)(0.0013888889225199819f, -3.3631094437103215e-11f),
+    (float2)(0.00019841270113829523f, -2.725596874933456e-12f),
+    (float2)(2.4801587642286904e-05f, -3.40699609366682e-13f),
+    (float2)(2.7557318844628753e-06f, 3.793571224297229e-14f),
+    (float2)(2.755731998149713e-07f, -7.575112209051195e-15f),
+    (float2)(2.5052107943679403e-08f, 4.4176230446483665e-16f),
+};
+// erfcx Chebyshev series: worst relative error 1.11e-14 on [0, 30]
+#define FF_ERFCX_S_SCALE (float2)(1.125f, 0.0f)
+#define FF_ERFCX_S_SHIFT (float2)(-0.125f, 0.0f)
+__constant float2 FF_ERFCX_CHEB[19] = {
+    (float2)(1.666520118713379f, 1.1985329173569426e-08f),
+    (float2)(-1.4094692468643188f, -2.396950726790692e-08f),
+    (float2)(0.4910582900047302f, 1.4921587299099315e-09f),
+    (float2)(-0.14188073575496674f, -2.7018218773378067e-09f),
+    (float2)(0.03370072320103645f, 8.564516873477146e-10f),
+    (float2)(-0.006395372562110424f, 2.212436761572789e-10f),
+    (float2)(0.0009032778325490654f, 1.7290967269101287e-11f),
+    (float2)(-7.543387619080022e-05f, 2.807794415807946e-13f),
+    (float2)(-1.6612225408607628e-06f, -6.715067988694121e-15f),
+    (float2)(1.4529990721712238e-06f, -2.5573832195804544e-14f),
+    (float2)(-1.4222811728359375e-07f, -8.255759086344544e-16f),
+    (float2)(-1.294610374458216e-08f, -2.7922636982607063e-16f),
+    (float2)(3.969778283874348e-09f, -1.5359946572999223e-17f),
+    (float2)(-1.3430620331156273e-11f, -1.0904255433722296e-19f),
+    (float2)(-8.754898889185014e-11f, 2.7724132826184548e-18f),
+    (float2)(4.443807301302005e-12f, -9.364671334721655e-20f),
+    (float2)(1.9670586774017673e-12f, 1.0687087564949594e-19f),
+    (float2)(-1.6104615742102563e-13f, 6.370039945191656e-21f),
+    (float2)(-5.04625875320016e-14f, 1.2665092413563685e-21f),
+};
+#define FF_SILU_ROOT_HI -1.2784645557403564f
+#define FF_SILU_ROOT_MID 1.2979282537628478e-08f
+#define FF_SILU_ROOT_LO 1.1257466239192657e-16f
+__constant float2 FF_SILU_SERIES[24] = {
+    (float2)(0.2178117036819458f, 2.0378543297283613e-09f),
+    (float2)(0.14664879441261292f, 2.584334080069084e-09f),
+    (float2)(0.018874814733862877f, -5.100805888780258e-10f),
+    (float2)(-0.015222655609250069f, 3.8606204344482364e-10f),
+    (float2)(-0.006606589071452618f, -6.690407949871968e-11f),
+    (float2)(0.0001266274048248306f, 5.2562914958087514e-12f),
+    (float2)(0.0007985218544490635f, 2.7390735513055375e-11f),
+    (float2)(0.0001857072493294254f, -5.71756053960315e-12f),
+    (float2)(-4.090534275746904e-05f, 3.8318293308324536e-13f),
+    (float2)(-2.9733542760368437e-05f, 5.471045166384469e-13f),
+    (float2)(-2.942631908808835e-06f, 1.996637074696151e-14f),
+    (float2)(2.3460297597921453e-06f, -7.732828049764051e-14f),
+    (float2)(8.599694751865172e-07f, 2.7640340171286755e-14f),
+    (float2)(-3.0512445903241314e-08f, -1.5973129208337678e-15f),
+    (float2)(-9.266646117112032e-08f, -1.9215541684273986e-15f),
+    (float2)(-1.8877623020330248e-08f, 1.1260228360694094e-16f),
+    (float2)(4.6193799896343535e-09f, -2.2060274309056768e-16f),
+    (float2)(2.9177602556273996e-09f, 4.7062980272963894e-17f),
+    (float2)(2.364831386270083e-10f, 1.190402402406085e-17f),
+    (float2)(-2.251366176819758e-10f, -2.5061322629090594e-18f),
+    (float2)(-7.503445781376072e-11f, -3.1247680285331274e-18f),
+    (float2)(3.998548020467396e-12f, -1.457433948934644e-19f),
+    (float2)(8.042740952396432e-12f, -1.9702245364064332e-19f),
+    (float2)(1.4842854592980737e-12f, 5.238115089760939e-20f),
+};
+#define FF_MISH_ROOT_HI -1.1924312114715576f
+#define FF_MISH_ROOT_MID -3.0439375464652585e-09f
+#define FF_MISH_ROOT_LO -4.8484830954048644e-17f
+__constant float2 FF_MISH_SERIES[24] = {
+    (float2)(0.2669479250907898f, -1.1041255021382312e-08f),
+    (float2)(0.2047312706708908f, -6.59078480680364e-09f),
+    (float2)(0.04190782085061073f, 1.9299914444381727e-10f),
+    (float2)(-0.020271822810173035f, 9.348878615700329e-11f),
+    (float2)(-0.015821127220988274f, 6.592548729145165e-10f),
+    (float2)(-0.003360684961080551f, 3.40572813006812e-11f),
+    (float2)(0.0010924055241048336f, 1.6839751815211912e-11f),
+    (float2)(0.000989818130619824f, -2.849090408041377e-11f),
+    (float2)(0.0002541293506510556f, 1.3210855152878676e-11f),
+    (float2)(-4.196149529889226e-05f, -7.328038458161157e-13f),
+    (float2)(-5.5828913900768384e-05f, -1.7728384949303178e-12f),
+    (float2)(-1.7299271348747425e-05f, 5.384430423228947e-13f),
+    (float2)(9.427361078451213e-07f, 2.4892543267537176e-14f),
+    (float2)(2.908819851654698e-06f, 8.483652284363777e-14f),
+    (float2)(1.0716767064877786e-06f, -3.7857044905028996e-15f),
+    (float2)(2.687941780266101e-08f, 5.2896717865108425e-17f),
+    (float2)(-1.4117256341705797e-07f, 4.222064101192793e-15f),
+    (float2)(-6.174424527216615e-08f, 1.6411171238219055e-15f),
+    (float2)(-5.460186081052143e-09f, -9.197623724791068e-17f),
+    (float2)(6.3895955193515874e-09f, -5.784260280113039e-17f),
+    (float2)(3.360401290564141e-09f, -5.219800832785223e-17f),
+    (float2)(4.817646281907173e-10f, 1.8311524694754826e-18f),
+    (float2)(-2.675187293910142e-10f, 1.3447902043470648e-17f),
+    (float2)(-1.744221017618841e-10f, 4.628057329260714e-18f),
+};
+#define FF_GELU_ROOT_HI -0.7517915368080139f
+#define FF_GELU_ROOT_MID 1.211444988769017e-08f
+#define FF_GELU_ROOT_LO -4.291324608861238e-16f
+__constant float2 FF_GELU_SERIES[24] = {
+    (float2)(0.43149399757385254f, -5.259805480051227e-09f),
+    (float2)(0.38828498125076294f, 1.7397890905712643e-09f),
+    (float2)(-0.018199676647782326f, 2.491112316427291e-10f),
+    (float2)(-0.11400823295116425f, -3.460574604652322e-10f),
+    (float2)(-0.014771522022783756f, -1.2546058636431212e-10f),
+    (float2)(0.01942167989909649f, -6.090742493691792e-11f),
+    (float2)(0.00453922851011157f, -1.3098615248008372e-10f),
+    (float2)(-0.002239538123831153f, 5.575765543719413e-11f),
+    (float2)(-0.0007448268588632345f, 2.018855221885829e-11f),
+    (float2)(0.00018633974832482636f, -2.0924913277792223e-12f),
+    (float2)(8.615948172518983e-05f, -3.1140240126098506e-12f),
+    (float2)(-1.121437981055351e-05f, -3.7787313425866054e-13f),
+    (float2)(-7.748461030132603e-06f, -2.7687110958941885e-13f),
+    (float2)(4.3284507000862504e-07f, -7.434702098483691e-15f),
+    (float2)(5.702764838133589e-07f, 1.411085146435032e-14f),
+    (float2)(-1.604426591583774e-09f, 4.2159132655671876e-17f),
+    (float2)(-3.545986615449692e-08f, -3.072869567120499e-16f),
+    (float2)(-1.3969421175374919e-09f, 3.1111288542078937e-17f),
+    (float2)(1.903198487696045e-09f, -8.268290277054681e-17f),
+    (float2)(1.4506418288817713e-10f, 6.499617158069105e-18f),
+    (float2)(-8.950037932997645e-11f, 2.402713800029464e-18f),
+    (float2)(-9.950340898456922e-12f, 7.364886594396844e-20f),
+    (float2)(3.7259670175593396e-12f, 2.171077850871917e-20f),
+    (float2)(5.48229322182292e-13f, -2.570805934863492e-20f),
+};
+#define FF_GELU_TANH_ROOT_HI -0.7524614334106445f
+#define FF_GELU_TANH_ROOT_MID 1.1339627903339533e-08f
+#define FF_GELU_TANH_ROOT_LO 3.694225143957672e-16f
+__constant float2 FF_GELU_TANH_SERIES[24] = {
+    (float2)(0.4304001033306122f, -1.2305753749330961e-08f),
+    (float2)(0.38751843571662903f, 1.041915975719121e-08f),
+    (float2)(-0.015782853588461876f, 6.661384638340095e-11f),
+    (float2)(-0.11394448578357697f, 2.702617907246463e-09f),
+    (float2)(-0.016619328409433365f, 6.638080363163823e-11f),
+    (float2)(0.01968230865895748f, 8.008756435806674e-10f),
+    (float2)(0.005261059384793043f, -1.2987112774087706e-10f),
+    (float2)(-0.0024227318353950977f, -1.047999968056823e-11f),
+    (float2)(-0.0009274420444853604f, 2.1464816035710044e-11f),
+    (float2)(0.00026392764993943274f, -9.412622591076225e-12f),
+    (float2)(0.00012425228487700224f, -6.850604285235651e-12f),
+    (float2)(-3.495617056614719e-05f, -1.1282889770050653e-12f),
+    (float2)(-1.5950896340655163e-05f, -5.309899655386863e-13f),
+    (float2)(5.918611805100227e-06f, -9.420621834704823e-14f),
+    (float2)(2.4335515718121314e-06f, 6.261782542135719e-14f),
+    (float2)(-9.898648158923606e-07f, 4.114899271475368e-14f),
+    (float2)(-4.3102483004986425e-07f, 1.695741034510694e-16f),
+    (float2)(1.4157556904592639e-07f, 8.313683434442529e-16f),
+    (float2)(7.520741007738252e-08f, -9.844833129458606e-16f),
+    (float2)(-1.6978217942664742e-08f, 4.828837423507832e-16f),
+    (float2)(-1.1961808432658927e-08f, -4.7065481667136254e-17f),
+    (float2)(1.7637802329772967e-09f, 3.781345989828574e-17f),
+    (float2)(1.7449871547725593e-09f, -1.6925938438905013e-17f),
+    (float2)(-1.708811148137812e-10f, -6.881392443625605e-18f),
+};
+// ---- END float_constants.py
+
+typedef float2 ff;
+typedef struct {
+  ff m;
+  int k;
+} ffx;
+
+inline ff ff_of(float a) { return (ff)(a, 0.0f); }
+
+/* a + b exactly, as hi + lo (Knuth). */
+inline ff two_sum(float a, float b) {
+  float s = a + b;
+  float bb = s - a;
+  return (ff)(s, (a - (s - bb)) + (b - bb));
+}
+
+/* a + b exactly when |a| >= |b| or a == 0 (Dekker). */
+inline ff quick_two_sum(float a, float b) {
+  float s = a + b;
+  return (ff)(s, b - (s - a));
+}
+
+/* a * b exactly, as hi + lo: fma is correctly rounded in OpenCL C. */
+inline ff two_prod(float a, float b) {
+  float p = a * b;
+  return (ff)(p, fma(a, b, -p));
+}
+
+inline ff ff_add(ff a, ff b) {
+  ff s = two_sum(a.x, b.x);
+  ff t = two_sum(a.y, b.y);
+  s = quick_two_sum(s.x, s.y + t.x);
+  return quick_two_sum(s.x, s.y + t.y);
+}
+
+inline ff ff_add_f(ff a, float b) {
+  ff s = two_sum(a.x, b);
+  return quick_two_sum(s.x, s.y + a.y);
+}
+
+inline ff ff_sub(ff a, ff b) { return ff_add(a, -b); }
+
+/* Products and quotients that are 0 or not finite are returned as such, so that zeros keep the
+   sign a double product would give them and infinities do not turn into NaN. */
+inline ff ff_mul(ff a, ff b) {
+  ff p = two_prod(a.x, b.x);
+  if (p.x == 0 || !isfinite(p.x)) return (ff)(p.x, 0.0f);
+  return quick_two_sum(p.x, p.y + (a.x * b.y + a.y * b.x));
+}
+
+inline ff ff_mul_f(ff a, float b) {
+  ff p = two_prod(a.x, b);
+  if (p.x == 0 || !isfinite(p.x)) return (ff)(p.x, 0.0f);
+  return quick_two_sum(p.x, p.y + a.y * b);
+}
+
+inline ff ff_div(ff a, ff b) {
+  float q = a.x / b.x;
+  if (q == 0 || !isfinite(q)) return (ff)(q, 0.0f);
+  ff r = ff_sub(a, ff_mul_f(b, q));
+  return quick_two_sum(q, r.x / b.x);
+}
+
+inline ff ff_sqr(ff a) { return ff_mul(a, a); }
+
+inline ffx ffx_of(ff m) {
+  ffx r;
+  r.m = m;
+  r.k = 0;
+  return r;
+}
+
+/* The value as ff, when it is within the normal range of float (or negligibly small). */
+inline ff ffx_ff(ffx v) {
+  if (v.k < -100) return (ff)(0.0f, 0.0f);
+  return (ff)(ldexp(v.m.x, v.k), ldexp(v.m.y, v.k));
+}
+
+/* Rounded to float: m.x is m rounded already; the scaling is exact unless the result is subnormal. */
+inline float ffx_float(ffx v) { return ldexp(v.m.x, v.k); }
+
+/* exp(a) = m * 2^k, m in [0.7, 1.42], relative error below 2^-44 (Cody-Waite reduction by
+   k ln 2, Taylor series to degree 11 on |r| <= ln(2)/2). Below -745.1332, where double's exp is
+   0, m is 0: the double path's exact zeros (and their NaN with an infinite gradient) are kept.
+   a above 2000 gives m = inf: callers stay below. */
+inline ffx ff_exp(ff a) {
+  ffx r;
+  if (isnan(a.x)) {
+    r.m = a;
+    r.k = 0;
+    return r;
+  }
+  if (a.x < -745.1332f) {
+    r.m = (ff)(0.0f, 0.0f);
+    r.k = 0;
+    return r;
+  }
+  if (a.x > 2000.0f) {
+    r.m = (ff)(INFINITY, 0.0f);
+    r.k = 0;
+    return r;
+  }
+  float kf = rint(a.x * FF_LOG2E);
+  ff t = ff_sub(ff_of(a.x - kf * FF_LN2_1), two_prod(kf, FF_LN2_2));
+  t = ff_add_f(t, a.y - kf * FF_LN2_3);
+  // q = sum_{n>=3} t^(n-3)/n!: the terms from n = 7 on are below 2^-23 and need float only.
+  float h = FF_EXP_TAYLOR[8].x;
+  for (int i = 7; i >= 4; i--) h = h * t.x + FF_EXP_TAYLOR[i].x;
+  ff q = ff_add(ff_mul_f(t, h), FF_EXP_TAYLOR[3]);
+  for (int i = 2; i >= 0; i--) q = ff_add(ff_mul(q, t), FF_EXP_TAYLOR[i]);
+  ff s = ff_mul(ff_add_f(ff_mul(q, t), 0.5f), ff_sqr(t));
+  r.m = ff_add_f(ff_add(s, t), 1.0f);
+  r.k = (int)kf;
+  return r;
+}
+
+/* exp(a) - 1 for a.x <= 40: Taylor series near 0, exp(a) - 1 elsewhere (no cancellation there). */
+inline ff ff_expm1(ff a) {
+  if (fabs(a.x) < 0.34f) {
+    float h = FF_EXP_TAYLOR[8].x;
+    for (int i = 7; i >= 4; i--) h = h * a.x + FF_EXP_TAYLOR[i].x;
+    ff q = ff_add(ff_mul_f(a, h), FF_EXP_TAYLOR[3]);
+    for (int i = 2; i >= 0; i--) q = ff_add(ff_mul(q, a), FF_EXP_TAYLOR[i]);
+    return ff_add(ff_mul(ff_add_f(ff_mul(q, a), 0.5f), ff_sqr(a)), a);
+  }
+  return ff_add_f(ffx_ff(ff_exp(a)), -1.0f);
+}
+
+/* log1p(w) for 0 <= w <= 1: the builtin's float value, then one Newton step on expm1 in ff. */
+inline ff ff_log1p(ff w) {
+  float y0 = log1p(w.x);
+  ff num = ff_sub(w, ff_expm1(ff_of(y0)));
+  return ff_add_f(ff_div(num, ff_add_f(w, 1.0f)), y0);
+}
+
+/* g * d rounded once (twice where subnormal). */
+inline float times_ffx(float g, ffx d) {
+  if (!isfinite(g) || d.m.x == 0) return g * d.m.x;
+  if (fabs(g) > 0x1p100f) return ldexp(ff_mul_f(d.m, g * 0x1p-64f).x, d.k + 64);
+  return ldexp(ff_mul_f(d.m, g).x, d.k);
+}
+
+/* sum c[k] d^(k+1), d = x - root: f' near its root, where the closed forms cancel. */
+inline ffx ff_series(__constant const float2* c, int len, float hi, float mid, float lo, float x) {
+  ff d = two_sum(x, -hi);
+  d = ff_add_f(d, -mid);
+  d = ff_add_f(d, -lo);
+  ff p = c[len - 1];
+  for (int k = len - 2; k >= 0; k--) p = ff_add(ff_mul(p, d), c[k]);
+  return ffx_of(ff_mul(p, d));
+}
+
+#define FF_ROOT_RADIUS 0.5f
+#define FF_SERIES(NAME, x) \
+  ff_series(FF_##NAME##_SERIES, (int)(sizeof(FF_##NAME##_SERIES) / sizeof(float2)), \
+            FF_##NAME##_ROOT_HI, FF_##NAME##_ROOT_MID, FF_##NAME##_ROOT_LO, x)
+#define NEAR_ROOT(NAME, x) (fabs((x) - FF_##NAME##_ROOT_HI) <= FF_ROOT_RADIUS)
+
+// ------------------------------------------------------------------ exponential linear units
+
+inline float elu_f(float x, float alpha) {
+  if (x > 0 || isnan(x)) return x;
+  if (x == 0) return alpha * -0.0f;
+  return ff_mul_f(ff_expm1(ff_of(x)), alpha).x;
+}
+
+inline ffx elu_prime_f(float x, float alpha) {
+  if (x > 0) return ffx_of(ff_of(1.0f));
+  if (isinf(x)) return ffx_of(ff_of(alpha * 0.0f));
+  ffx e = ff_exp(ff_of(x));
+  e.m = ff_mul_f(e.m, alpha);
+  return e;
+}
+
+inline float selu_f(float x) {
+  if (isnan(x)) return x;
+  if (x > 0) return isinf(x) ? x : ff_mul_f(FF_SELU_SCALE, x).x;
+  if (x == 0) return -0.0f;
+  return ff_mul(ff_expm1(ff_of(x)), FF_SELU_SCALE_ALPHA).x;
+}
+
+inline ffx selu_prime_f(float x) {
+  if (x > 0) return ffx_of(FF_SELU_SCALE);
+  if (isinf(x)) return ffx_of(ff_of(0.0f));
+  ffx e = ff_exp(ff_of(x));
+  e.m = ff_mul(e.m, FF_SELU_SCALE_ALPHA);
+  return e;
+}
+
+inline float celu_f(float x, float alpha) {
+  if (x > 0 || isnan(x)) return x;
+  if (x == 0) return alpha * -0.0f;
+  float q0 = x / alpha;
+  if (!isfinite(q0)) return alpha * expm1(q0);
+  ff q = ff_div(ff_of(x), ff_of(alpha));
+  if (q.x > 40.0f) {  // alpha < 0: expm1(q) = exp(q) to 2^-57, and may pass float's range
+    ffx e = ff_exp(q);
+    e.m = ff_mul_f(e.m, alpha);
+    return ffx_float(e);
+  }
+  return ff_mul_f(ff_expm1(q), alpha).x;
+}
+
+inline ffx celu_prime_f(float x, float alpha) {
+  if (x > 0) return ffx_of(ff_of(1.0f));
+  float q0 = x / alpha;
+  if (!isfinite(q0)) return ffx_of(ff_of(exp(q0)));
+  return ff_exp(ff_div(ff_of(x), ff_of(alpha)));
+}
+
+// ------------------------------------------------------------------ GELU (erf form)
+
+/* erfcx(z) = exp(z^2) erfc(z) for 0 <= z <= 30: g(s) / (z + K), g a Chebyshev series (Clenshaw). */
+inline ff ff_erfcx(ff z) {
+  ff zk = ff_add(z, FF_ERFCX_K);
+  ff t = ff_div(ff_sub(z, FF_ERFCX_K), zk);
+  ff s = ff_sub(ff_mul(t, FF_ERFCX_S_SCALE), FF_ERFCX_S_SHIFT);
+  ff s2 = s * 2.0f;
+  int n = (int)(sizeof(FF_ERFCX_CHEB) / sizeof(float2));
+  ff b1 = (ff)(0.0f, 0.0f);
+  ff b2 = (ff)(0.0f, 0.0f);
+  for (int j = n - 1; j >= 1; j--) {
+    ff b0 = ff_add(ff_sub(ff_mul(s2, b1), b2), FF_ERFCX_CHEB[j]);
+    b2 = b1;
+    b1 = b0;
+  }
+  ff g = ff_add(ff_sub(ff_mul(s, b1), b2), FF_ERFCX_CHEB[0]);
+  return ff_div(g, zk);
+}
+
+/* exp(-x^2/2) (x^2 is exact in ff), for |x| <= 42: not made 0 below double's range, as ff_exp
+   does, because the double path forms the product with exp(-x^2/4) twice (see gelu_prime_f). */
+inline ffx ff_exp_minus_half_square(float x) {
+  ff s = two_prod(x, x);
+  ff a = (ff)(-0.5f * s.x, -0.5f * s.y);
+  ffx q = ff_exp(a * 0.5f);
+  ffx r = q;
+  r.m = ff_mul(q.m, q.m);
+  r.k = 2 * q.k;
+  return r;
+}
+
+/* Phi(x), the standard normal CDF, for |x| <= 42: 1 - erfc(z)/2 or erfc(z)/2, z = |x|/sqrt(2). */
+inline ffx ff_phi(float x) {
+  ff z = ff_mul_f(FF_INV_SQRT2, fabs(x));
+  ffx h = ff_exp_minus_half_square(x);
+  h.m = ff_mul_f(ff_mul(h.m, ff_erfcx(z)), 0.5f);
+  if (x < 0) return h;
+  return ffx_of(ff_add_f(-ffx_ff(h), 1.0f));
+}
+
+inline float gelu_f(float x) {
+  if (isnan(x) || x == 0) return x;
+  if (x > 42.0f) return x;
+  if (x < -42.0f) return -0.0f;
+  ffx p = ff_phi(x);
+  p.m = ff_mul_f(p.m, x);
+  return ffx_float(p);
+}
+
+inline ffx gelu_prime_f(float x) {
+  if (x > 40.0f) return ffx_of(ff_of(1.0f));
+  if (x < -40.0f) return ffx_of(ff_of(0.0f));
+  if (NEAR_ROOT(GELU, x)) return FF_SERIES(GELU, x);
+  ffx e = ff_exp_minus_half_square(x);
+  if (x < 0) {
+    // exp(-z^2) (erfcx(z)/2 - z/sqrt(pi)), z = -x/sqrt(2): Phi and x phi share exp(-z^2).
+    ff z = ff_mul_f(FF_INV_SQRT2, -x);
+    ff a = ff_add(ff_mul_f(ff_erfcx(z), 0.5f), ff_mul_f(FF_INV_SQRT_2PI, x));
+    e.m = ff_mul(e.m, a);
+    // The double path's value is 0 where it is below half the least double subnormal.
+    if (e.m.x != 0 && ilogb(e.m.x) + e.k <= -1076) e.m = (ff)(copysign(0.0f, e.m.x), 0.0f);
+    return e;
+  }
+  ff xphi = ff_mul_f(ff_mul(ffx_ff(e), FF_INV_SQRT_2PI), x);
+  return ffx_of(ff_add(ffx_ff(ff_phi(x)), xphi));
+}
+
+// ------------------------------------------------------------------ GELU (tanh form)
+
+/* u = sqrt(2/pi) (x + 0.044715 x^3), |x| <= 30. */
+inline ff gelu_tanh_u(float x) {
+  ff x2 = two_prod(x, x);
+  ff t = ff_add_f(ff_mul(FF_GELU_K, ff_mul_f(x2, x)), x);
+  return ff_mul(FF_SQRT_2_OVER_PI, t);
+}
+
+inline float gelu_tanh_f(float x) {
+  if (isnan(x) || x == 0) return x;
+  if (x > 30.0f) return x;
+  if (x < -30.0f) return -0.0f;
+  ff u = gelu_tanh_u(x);
+  if (x > 0) {  // x / (1 + exp(-2u))
+    ff e = ffx_ff(ff_exp(u * -2.0f));
+    return ff_div(ff_of(x), ff_add_f(e, 1.0f)).x;
+  }
+  ffx e = ff_exp(u * 2.0f);  // x E / (1 + E), E = exp(2u) <= 1
+  if (e.k < -100) {
+    e.m = ff_mul_f(e.m, x);
+    return ffx_float(e);
+  }
+  ff ef = ffx_ff(e);
+  return ff_div(ff_mul_f(ef, x), ff_add_f(ef, 1.0f)).x;
+}
+
+inline ffx gelu_tanh_prime_f(float x) {
+  if (x > 30.0f) return ffx_of(ff_of(1.0f));
+  if (x < -30.0f) return ffx_of(ff_of(0.0f));
+  if (NEAR_ROOT(GELU_TANH, x)) return FF_SERIES(GELU_TANH, x);
+  // f' = (1 + e a) / (1 + e)^2, e = exp(-2u), a = 1 + 2 sqrt(2/pi) x (1 + 3K x^2)
+  ff u = gelu_tanh_u(x);
+  ff q = ff_add_f(ff_mul(ff_mul_f(FF_GELU_K, 3.0f), two_prod(x, x)), 1.0f);
+  ff a = ff_add_f(ff_mul(ff_mul_f(FF_SQRT_2_OVER_PI, 2.0f * x), q), 1.0f);
+  if (x >= 0) {
+    ff e = ffx_ff(ff_exp(u * -2.0f));
+    ff den = ff_add_f(e, 1.0f);
+    return ffx_of(ff_div(ff_add_f(ff_mul(e, a), 1.0f), ff_sqr(den)));
+  }
+  // E (E + a) / (1 + E)^2 with E = exp(2u) = 1/e; -0 where the double path's e overflows
+  if (u.x < -354.8913564466921f) return ffx_of(ff_of(-0.0f));
+  ffx e = ff_exp(u * 2.0f);
+  ff ef = ffx_ff(e);
+  ff den = ff_add_f(ef, 1.0f);
+  e.m = ff_div(ff_mul(e.m, ff_add(ef, a)), ff_sqr(den));
+  return e;
+}
+
+// ------------------------------------------------------------------ SiLU, Mish, Softplus
+
+inline float silu_f(float x) {
+  if (isnan(x) || x == 0) return x;
+  if (x > 100.0f) return x;  // exp(-x) < 2^-144
+  if (x > 0) {
+    ff e = ffx_ff(ff_exp(ff_of(-x)));
+    return ff_div(ff_of(x), ff_add_f(e, 1.0f)).x;
+  }
+  if (isinf(x)) return -0.0f;
+  ffx e = ff_exp(ff_of(x));
+  if (e.k < -100) {
+    e.m = ff_mul_f(e.m, x);
+    return ffx_float(e);
+  }
+  ff ef = ffx_ff(e);
+  return ff_div(ff_mul_f(ef, x), ff_add_f(ef, 1.0f)).x;
+}
+
+inline ffx silu_prime_f(float x) {
+  if (x > 100.0f) return ffx_of(ff_of(1.0f));
+  if (isinf(x)) return ffx_of(ff_of(0.0f));
+  if (NEAR_ROOT(SILU, x)) return FF_SERIES(SILU, x);
+  ff a = two_sum(1.0f, x);
+  if (x >= 0) {  // (1 + e (1 + x)) / (1 + e)^2, e = exp(-x)
+    ff e = ffx_ff(ff_exp(ff_of(-x)));
+    ff n = ff_add_f(ff_mul(e, a), 1.0f);
+    return ffx_of(ff_div(n, ff_sqr(ff_add_f(e, 1.0f))));
+  }
+  // e (1 + x + e) / (1 + e)^2, e = exp(x)
+  ffx e = ff_exp(ff_of(x));
+  ff ef = ffx_ff(e);
+  e.m = ff_div(ff_mul(e.m, ff_add(a, ef)), ff_sqr(ff_add_f(ef, 1.0f)));
+  return e;
+}
+
+inline float mish_f(float x) {
+  if (isnan(x) || x == 0) return x;
+  if (x > 40.0f) return x;
+  if (isinf(x)) return -0.0f;
+  if (x > 0) {  // tanh(softplus(x)) = (1 + 2E) / (1 + 2E + 2E^2), E = exp(-x)
+    ff e = ffx_ff(ff_exp(ff_of(-x)));
+    ff n = ff_add_f(e * 2.0f, 1.0f);
+    return ff_mul_f(ff_div(n, ff_add(n, ff_sqr(e) * 2.0f)), x).x;
+  }
+  // n / (n + 2), n = e (e + 2), e = exp(x); for tiny e that is e
+  ffx e = ff_exp(ff_of(x));
+  if (e.k < -100) {
+    e.m = ff_mul_f(e.m, x);
+    return ffx_float(e);
+  }
+  ff ef = ffx_ff(e);
+  ff n = ff_mul(ef, ff_add_f(ef, 2.0f));
+  return ff_mul_f(ff_div(n, ff_add_f(n, 2.0f)), x).x;
+}
+
+inline ffx mish_prime_f(float x) {
+  if (x > 40.0f) return ffx_of(ff_of(1.0f));
+  if (isinf(x)) return ffx_of(ff_of(0.0f));
+  if (NEAR_ROOT(MISH, x)) return FF_SERIES(MISH, x);
+  ff c = two_sum(6.0f, 4.0f * x);
+  ff a = two_sum(4.0f, 4.0f * x);
+  if (x >= 0) {
+    // (1 + 4E + (6+4x)E^2 + (4+4x)E^3) / (1 + 2E + 2E^2)^2, E = exp(-x): the double path's
+    // fraction divided through by e^4, which float could not hold
+    ff e = ffx_ff(ff_exp(ff_of(-x)));
+    ff n = ff_add_f(ff_mul(e, ff_add_f(ff_mul(e, ff_add(ff_mul(e, a), c)), 4.0f)), 1.0f);
+    ff d = ff_add_f(ff_mul(e, ff_add_f(e * 2.0f, 2.0f)), 1.0f);
+    return ffx_of(ff_div(n, ff_sqr(d)));
+  }
+  // e (4+4x + e (6+4x + e (4 + e))) / (2 + e (2 + e))^2, e = exp(x)
+  ffx e = ff_exp(ff_of(x));
+  if (e.m.x == 0) return ffx_of(ff_of(-0.0f));  // as the double path, where 4x may not overflow
+  ff ef = ffx_ff(e);
+  ff inner = ff_add(ff_mul(ef, ff_add(ff_mul(ef, ff_add_f(ef, 4.0f)), c)), a);
+  ff d = ff_add_f(ff_mul(ef, ff_add_f(ef, 2.0f)), 2.0f);
+  e.m = ff_div(ff_mul(e.m, inner), ff_sqr(d));
+  return e;
+}
+
+/* beta x > threshold, decided on the exact product as the double path does. */
+inline bool softplus_linear(ff bx, float threshold) {
+  return bx.x > threshold || (bx.x == threshold && bx.y > 0);
+}
+
+inline float softplus_f(float x, float beta, float threshold) {
+  if (isnan(x)) return x;
+  ff bx = two_prod(beta, x);
+  if (isinf(bx.x)) return bx.x > 0 ? x : 0.0f / beta;
+  if (softplus_linear(bx, threshold)) return x;
+  // log1p(exp(bx)) = max(bx, 0) + log1p(exp(-|bx|)): exp stays below 1
+  ffx e = ff_exp(bx.x > 0 ? -bx : bx);
+  ff sp;
+  if (e.k < -100) {
+    if (bx.x <= 0) {  // log1p(e) = e to 2^-100
+      e.m = ff_div(e.m, ff_of(beta));
+      return ffx_float(e);
+    }
+    sp = bx;
+  } else {
+    sp = ff_log1p(ffx_ff(e));
+    if (bx.x > 0) sp = ff_add(sp, bx);
+  }
+  return ff_div(sp, ff_of(beta)).x;
+}
+
+inline ffx softplus_prime_f(float x, float beta, float threshold) {
+  if (isnan(x)) return ffx_of(ff_of(x));
+  ff bx = two_prod(beta, x);
+  if (isinf(bx.x)) return ffx_of(ff_of(bx.x > 0 ? 1.0f : 0.0f));
+  if (softplus_linear(bx, threshold)) return ffx_of(ff_of(1.0f));
+  if (bx.x >= 0) {  // sigmoid(bx) = 1 / (1 + exp(-bx))
+    ff e = ffx_ff(ff_exp(-bx));
+    return ffx_of(ff_div(ff_of(1.0f), ff_add_f(e, 1.0f)));
+  }
+  ffx e = ff_exp(bx);  // e / (1 + e)
+  e.m = ff_div(e.m, ff_add_f(ffx_ff(e), 1.0f));
+  return e;
+}
+
+// ------------------------------------------------------------------ kernels (float32 only)
+
+/* grad * f'(x), rounded once; NaN for NaN x; +0 where the derivative is 0 by definition (its
+   limits at +-inf), as TIMES does in the double path. */
+#define FF_TIMES(gv, d, xv) \
+  (isnan(xv) ? (xv) : ((isinf(xv) && (d).m.x == 0) ? 0.0f : times_ffx((gv), (d))))
+
+/* ZERO_BELOW: where the derivative is +0 by selection, as GELU_ZERO_DERIVATIVE_BELOW and
+   GELU_TANH_ZERO_DERIVATIVE_BELOW in the double path. */
+#define FF_KERNELS(NAME, FORWARD, PRIME, ZERO_BELOW) \
+__kernel void NAME##_forward_f32(ELEMENTWISE_ARGS_F(float)) { \
+  size_t i = get_global_id(0); if (i >= n) return; float v = x[i]; y[i] = FORWARD; } \
+__kernel void NAME##_backward_f32(ELEMENTWISE_ARGS_B(float)) { \
+  size_t i = get_global_id(0); if (i >= n) return; float v = x[i]; \
+  if (v < ZERO_BELOW) { dx[i] = 0.0f; return; } \
+  ffx d = PRIME; dx[i] = FF_TIMES(g[i], d, v); }
+
+FF_KERNELS(selu, selu_f(v), selu_prime_f(v), -INFINITY)
+FF_KERNELS(celu, celu_f(v, p0), celu_prime_f(v, p0), -INFINITY)
+FF_KERNELS(gelu, gelu_f(v), gelu_prime_f(v), -40.0f)
+FF_KERNELS(gelu_tanh, gelu_tanh_f(v), gelu_tanh_prime_f(v), -30.0f)
+FF_KERNELS(silu, silu_f(v), silu_prime_f(v), -INFINITY)
+FF_KERNELS(mish, mish_f(v), mish_prime_f(v), -INFINITY)
+FF_KERNELS(softplus, softplus_f(v, p0, p1), softplus_prime_f(v, p0, p1), -INFINITY)
+
+__kernel void elu_forward_f32(ELEMENTWISE_ARGS_F(float)) {
+  size_t i = get_global_id(0);
+  if (i >= n) return;
+  y[i] = elu_f(x[i], p0);
+}
+
+__kernel void elu_backward_f32(ELEMENTWISE_ARGS_B(float)) {
+  size_t i = get_global_id(0);
+  if (i >= n) return;
+  float v = x[i];
+  if (p0 == 0) {
+    dx[i] = v > 0 ? g[i] : (v <= 0 ? 0.0f : v);
+    return;
+  }
+  ffx d = elu_prime_f(v, p0);
+  dx[i] = FF_TIMES(g[i], d, v);
+}
+
+/* One work-item per weight, summing the exact products g * x in float-float, in flat C order (the
+   CPU backend's). Products beyond 2^100, where a float sum could overflow though the double sum
+   would not, are summed apart scaled by 2^-64; infinite and NaN products apart again, and decide alone. */
+__kernel void prelu_weight_f32(__global const float* x, __global const float* g, __global float* gw,
+    const ulong outer, const ulong channels, const ulong inner, const ulong weights) {
+  size_t c = get_global_id(0);
+  if (c >= weights) return;
+  ff sum = (ff)(0.0f, 0.0f);
+  ff big = (ff)(0.0f, 0.0f);
+  float special = 0.0f;
+  ulong stride = weights == 1 ? 0 : 1;
+  ulong runs = weights == 1 ? 1 : outer;
+  ulong len = weights == 1 ? outer * channels * inner : inner;
+  for (ulong o = 0; o < runs; o++) {
+    ulong base = (o * channels + c) * inner * stride;
+    for (ulong i = base; i < base + len; i++) {
+      float v = x[i];
+      if (v > 0) continue;
+      float gv = g[i];
+      float p = gv * v;
+      if (isinf(gv) || isinf(v) || isnan(p)) special += p;
+      else if (fabs(p) < 0x1p100f && fabs(sum.x) < 0x1p100f) sum = ff_add(sum, two_prod(gv, v));
+      else big = ff_add(big, two_prod(gv * 0x1p-64f, v));
+    }
+  }
+  float r = big.x == 0 ? sum.x : ff_add(big, sum * 0x1p-64f).x * 0x1p64f;
+  // special is 0, +-inf or NaN: what the double sum ends as when any product is infinite or NaN
+  gw[c] = special == 0 ? r : special;
+}
+
+DEFINE_LINEAR_KERNELS(float, f32, rrelu_slope_f32)
+#endif

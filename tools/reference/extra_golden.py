@@ -8,7 +8,8 @@
    f'(x) cancels and a plain float64 evaluation loses digits; grad_output is 1, so grad_input is
    f'(x) rounded.
 3. Every smooth function, float64, forward and backward, on a dense sweep of [-10, 10] (and of
-   [-3, 3] twice as dense), where float64 evaluation is hardest outside the tails.
+   [-3, 3] twice as dense), where float64 evaluation is hardest outside the tails; and float32 on
+   such a sweep with the tails ([-105, -10] and [10, 45]), where results turn subnormal.
 4. The Taylor coefficients of those derivatives around their roots, printed for
    src/main/java/dev/rectifier/cpu/RootSeries.java.
 
@@ -185,6 +186,30 @@ def main():
         np.save(f"{OUT}/{name}.y_exact.npy", ys)
         np.save(f"{OUT}/{name}.dx_exact.npy", dxs)
         cases.append({"case": name, "function": fname, "dtype": "f64", "params": params,
+                      "x": f"{name}.x.npy", "grad_output": f"{name}.g.npy",
+                      "y_exact": f"{name}.y_exact.npy", "grad_input_exact": f"{name}.dx_exact.npy"})
+    # float32 sweeps, tails included (subnormal results, the far left of every derivative): what
+    # the float-only OpenCL path (float-float arithmetic) is held to. The derivatives of gelu and
+    # gelu_tanh are +0 by selection below -40 and -30, as everywhere.
+    rng32 = np.random.default_rng(20261124)
+    sweep32 = np.concatenate([rng32.uniform(-10, 10, 2000), rng32.uniform(-3, 3, 1000),
+                              rng32.uniform(-105, -10, 800), rng32.uniform(10, 45, 200)])
+    zero_below = {"gelu": -40, "gelu_tanh": -30}
+    for fname, f, d, params in (
+            ("elu", elu, elu_d, {"alpha": 1.0}), ("selu", selu, selu_d, {}),
+            ("celu", celu, celu_d, {"alpha": 2.0}), ("gelu", gelu, gelu_d, {}),
+            ("gelu_tanh", gelu_tanh, gelu_tanh_d, {}), ("silu", silu, silu_d, {}),
+            ("mish", mish, mish_d, {}), ("softplus", softplus, softplus_d, {})):
+        xs = sweep32.astype(np.float32)
+        ys = np.array([rounded(f(mpf(float(v))), np.float32) for v in xs], dtype=np.float32)
+        dxs = np.array([np.float32(0.0) if v < zero_below.get(fname, -np.inf)
+                        else rounded(d(mpf(float(v))), np.float32) for v in xs], dtype=np.float32)
+        name = f"{fname}_sweep_f32"
+        np.save(f"{OUT}/{name}.x.npy", xs)
+        np.save(f"{OUT}/{name}.g.npy", np.ones_like(xs))
+        np.save(f"{OUT}/{name}.y_exact.npy", ys)
+        np.save(f"{OUT}/{name}.dx_exact.npy", dxs)
+        cases.append({"case": name, "function": fname, "dtype": "f32", "params": params,
                       "x": f"{name}.x.npy", "grad_output": f"{name}.g.npy",
                       "y_exact": f"{name}.y_exact.npy", "grad_input_exact": f"{name}.dx_exact.npy"})
     with open(f"{OUT}/manifest.json", "w") as f:

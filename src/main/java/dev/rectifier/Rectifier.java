@@ -9,6 +9,8 @@ import dev.rectifier.spi.HostArray;
 import dev.rectifier.spi.Operand;
 import dev.rectifier.spi.Providers;
 import java.util.ArrayList;
+import java.util.EnumMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
@@ -32,7 +34,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * records for each one it skipped why ({@link #selection()}). {@link Builder#backend}, else the
  * system property {@value #BACKEND_PROPERTY}, else the environment variable {@value #BACKEND_ENV}
  * forces one; a forced backend that cannot run is a {@link RectifierException} that names the cause
- * and the fix, never a silent fallback.
+ * and the fix, never a silent fallback. A backend may compute some types only (an OpenCL device
+ * without double precision computes float32): in auto mode the other types go to the next backend
+ * in the order that computes them ({@link #backend(DType)}, {@link #selection()}); on a forced
+ * backend a call in such a type is a {@link RectifierException}.
  *
  * <p><b>Calls.</b> Every array or buffer is C-ordered. The plain {@code float[]}/{@code double[]}
  * overloads see a one-dimensional tensor; the functions that act on channels ({@code prelu}, {@code
@@ -58,6 +63,7 @@ public final class Rectifier implements AutoCloseable {
   private static final System.Logger LOG = System.getLogger(Rectifier.class.getName());
 
   private final Backend backend;
+  private final Map<DType, Backend> byType;
   private final List<BackendStatus> selection;
   private final String requested;
   private final boolean failOnLeak;
@@ -66,8 +72,14 @@ public final class Rectifier implements AutoCloseable {
   private volatile boolean closed;
 
   private Rectifier(
-      Backend backend, List<BackendStatus> selection, String requested, boolean failOnLeak) {
+      Backend backend,
+      Map<DType, Backend> byType,
+      List<BackendStatus> selection,
+      String requested,
+      boolean failOnLeak) {
     this.backend = backend;
+    this.byType = new EnumMap<>(DType.class);
+    for (DType t : DType.values()) this.byType.put(t, byType.getOrDefault(t, backend));
     this.selection = List.copyOf(selection);
     this.requested = requested;
     this.failOnLeak = failOnLeak;
@@ -194,7 +206,8 @@ public final class Rectifier implements AutoCloseable {
     private static Rectifier auto(
         List<BackendProvider> list, BackendConfig config, boolean leakIsError) {
       List<BackendStatus> seen = new ArrayList<>();
-      for (BackendProvider p : list) {
+      for (int i = 0; i < list.size(); i++) {
+        BackendProvider p = list.get(i);
         BackendStatus status = safeProbe(p);
         String pass = status.usable() ? safeSkipReason(p, status) : null;
         if (pass != null) {
@@ -207,21 +220,78 @@ public final class Rectifier implements AutoCloseable {
                   status.details()));
           continue;
         }
+        Backend b = null;
         if (status.usable()) {
           try {
-            Backend b = p.open(config);
-            seen.add(status);
-            return new Rectifier(b, seen, "auto", leakIsError);
+            b = p.open(config);
           } catch (RuntimeException | LinkageError e) {
             status = BackendStatus.unusable(p.name(), "it probed well but did not open: " + e);
           }
         }
         seen.add(status);
+        if (b == null) continue;
+        Map<DType, Backend> byType = new EnumMap<>(DType.class);
+        try {
+          for (DType t : DType.values()) {
+            String why = b.unsupported(t);
+            if (why == null) continue;
+            Backend other =
+                openFor(t, p.name(), why, list.subList(i + 1, list.size()), config, seen);
+            if (other != null) byType.put(t, other);
+          }
+        } catch (RuntimeException | Error e) {
+          new LinkedHashSet<>(byType.values()).forEach(Backend::close);
+          b.close();
+          throw e;
+        }
+        return new Rectifier(b, byType, seen, "auto", leakIsError);
       }
       StringBuilder why = new StringBuilder("no backend can run here:");
       for (BackendStatus s : seen)
         why.append(' ').append(s.name()).append(": ").append(s.reason()).append(';');
       throw new RectifierException(why.toString());
+    }
+
+    /**
+     * The first of {@code rest} that runs and computes {@code t}, opened, its status added to
+     * {@code seen} with why it computes {@code t}; null when none does (calls in {@code t} then
+     * fail with the chosen backend's reason).
+     */
+    private static Backend openFor(
+        DType t,
+        String chosen,
+        String why,
+        List<BackendProvider> rest,
+        BackendConfig config,
+        List<BackendStatus> seen) {
+      for (BackendProvider q : rest) {
+        BackendStatus status = safeProbe(q);
+        if (!status.usable()) continue;
+        Backend other;
+        try {
+          other = q.open(config);
+        } catch (RuntimeException | LinkageError e) {
+          continue;
+        }
+        if (other.unsupported(t) != null) {
+          other.close();
+          continue;
+        }
+        seen.add(
+            new BackendStatus(
+                q.name(),
+                true,
+                "computes "
+                    + t.name().toLowerCase(Locale.ROOT)
+                    + ", which "
+                    + chosen
+                    + " cannot: "
+                    + why,
+                status.devices(),
+                status.details()));
+        return other;
+      }
+      return null;
     }
 
     private static Rectifier forced(
@@ -248,7 +318,7 @@ public final class Rectifier implements AutoCloseable {
                   + ", or auto)");
         }
         try {
-          return new Rectifier(p.open(config), List.of(status), name, leakIsError);
+          return new Rectifier(p.open(config), Map.of(), List.of(status), name, leakIsError);
         } catch (RectifierException e) {
           throw new RectifierException(
               "backend '" + name + "' was forced by " + source + " but " + e.getMessage(), e);
@@ -274,6 +344,33 @@ public final class Rectifier implements AutoCloseable {
   /** The name of the backend this engine computes on. */
   public String backend() {
     return backend.name();
+  }
+
+  /**
+   * The name of the backend that computes {@code dtype}: {@link #backend()}, unless that one cannot
+   * compute it and auto mode gave the type to another.
+   */
+  public String backend(DType dtype) {
+    return byType.get(Objects.requireNonNull(dtype, "dtype")).name();
+  }
+
+  /** The backend for calls in {@code dtype}; an error naming the fix where it cannot compute it. */
+  private Backend on(DType dtype) {
+    Backend b = byType.get(dtype);
+    String why = b.unsupported(dtype);
+    if (why != null) {
+      String type = dtype.name().toLowerCase(Locale.ROOT);
+      throw new RectifierException(
+          type
+              + " cannot run on backend '"
+              + b.name()
+              + "': "
+              + why
+              + "; give float32 data, or use --backend cpu (or auto, which computes "
+              + type
+              + " on the next backend that can)");
+    }
+    return b;
   }
 
   /** What was asked for: {@code auto} or a backend's name. */
@@ -304,7 +401,7 @@ public final class Rectifier implements AutoCloseable {
     }
     Lock l = enter();
     try {
-      DeviceBuffer b = new DeviceBuffer(this, backend.allocate(dtype, length), caller());
+      DeviceBuffer b = new DeviceBuffer(this, byType.get(dtype).allocate(dtype, length), caller());
       live.put(b, Boolean.TRUE);
       return b;
     } finally {
@@ -339,8 +436,8 @@ public final class Rectifier implements AutoCloseable {
         throw new IllegalArgumentException(
             "elements " + at + ".." + (at + length) + " are outside the buffer of " + bb.length());
       }
-      if (toDevice) backend.upload(h, bb, at);
-      else backend.download(bb, at, h);
+      if (toDevice) byType.get(bb.dtype()).upload(h, bb, at);
+      else byType.get(bb.dtype()).download(bb, at, h);
     } finally {
       l.unlock();
     }
@@ -429,7 +526,7 @@ public final class Rectifier implements AutoCloseable {
       Operand yo = own(y, "y");
       checkForward(f, shape, xo, wo, yo);
       checkOverlaps(f, new Object[] {y}, new Object[] {x, weight});
-      backend.forward(f, shape, xo, wo, yo);
+      on(xo.dtype()).forward(f, shape, xo, wo, yo);
     } finally {
       l.unlock();
     }
@@ -449,7 +546,7 @@ public final class Rectifier implements AutoCloseable {
     try {
       checkForward(f, shape, xo, wo, yo);
       checkOverlaps(f, new Object[] {yo}, new Object[] {xo, wo});
-      backend.forward(f, shape, xo, wo, yo);
+      on(xo.dtype()).forward(f, shape, xo, wo, yo);
     } finally {
       l.unlock();
     }
@@ -597,7 +694,7 @@ public final class Rectifier implements AutoCloseable {
       Operand gwo = gradWeight == null ? null : own(gradWeight, "gradWeight");
       checkBackward(f, shape, xo, wo, go, dxo, gwo);
       checkOverlaps(f, new Object[] {gradInput, gradWeight}, new Object[] {x, weight, gradOutput});
-      backend.backward(f, shape, xo, wo, go, dxo, gwo);
+      on(xo.dtype()).backward(f, shape, xo, wo, go, dxo, gwo);
     } finally {
       l.unlock();
     }
@@ -629,7 +726,7 @@ public final class Rectifier implements AutoCloseable {
     try {
       checkBackward(f, shape, xo, wo, go, dxo, gwo);
       checkOverlaps(f, new Object[] {dxo, gwo}, new Object[] {xo, wo, go});
-      backend.backward(f, shape, xo, wo, go, dxo, gwo);
+      on(xo.dtype()).backward(f, shape, xo, wo, go, dxo, gwo);
     } finally {
       l.unlock();
     }
@@ -803,7 +900,7 @@ public final class Rectifier implements AutoCloseable {
       leaked.addAll(live.keySet());
       live.clear();
       for (DeviceBuffer b : leaked) b.closeLeaked();
-      backend.close();
+      for (Backend b : new LinkedHashSet<>(byType.values())) b.close();
     } finally {
       l.unlock();
     }

@@ -49,6 +49,11 @@ public abstract class BackendConformanceTest {
   /** The backend's name, as forced through {@link Rectifier.Builder#backend}. */
   protected abstract String backend();
 
+  /** The name the worst-ULP report gives this suite's results. */
+  protected String label() {
+    return backend();
+  }
+
   /** The contract's bound for functions that are not piecewise-linear. */
   protected static final long MAX_ULP = 4;
 
@@ -61,6 +66,27 @@ public abstract class BackendConformanceTest {
    */
   protected long oracleUlp(DType t) {
     return 2 * MAX_ULP;
+  }
+
+  /**
+   * Whether the backend computes float64. One that does not (OpenCL's float-only path) must refuse
+   * every float64 call with an error naming the fix: {@link #inFloat64} checks that instead.
+   */
+  protected boolean computesFloat64() {
+    return true;
+  }
+
+  /** Runs {@code body}, or checks that it is refused when the backend does not compute float64. */
+  protected void inFloat64(org.junit.jupiter.api.function.Executable body) throws Throwable {
+    if (computesFloat64()) {
+      body.execute();
+      return;
+    }
+    RectifierException e = assertThrows(RectifierException.class, body);
+    assertTrue(
+        e.getMessage().startsWith("float64 cannot run on backend '" + backend() + "'")
+            && e.getMessage().contains("--backend cpu"),
+        e.getMessage());
   }
 
   private static final Map<String, Long> WORST = new ConcurrentSkipListMap<>();
@@ -236,7 +262,12 @@ public abstract class BackendConformanceTest {
     return f == null ? null : Npy.read(resource(f)).data();
   }
 
-  private void runGolden(GoldenCase c) throws IOException {
+  private void runGolden(GoldenCase c) throws Throwable {
+    if (!c.f32() && !computesFloat64()) {
+      double[] x = (double[]) read(c, "x");
+      inFloat64(() -> engine.forward(Activation.relu(), x, new double[x.length]));
+      return;
+    }
     Activation f = c.activation();
     Object x = read(c, "x");
     Object g = read(c, "grad_output");
@@ -331,7 +362,7 @@ public abstract class BackendConformanceTest {
       }
     }
     if (!bad.isEmpty()) fail(what + ":\n  " + String.join("\n  ", bad));
-    if (exact) record(backend() + " " + f.function().id() + " " + kind, worst, at);
+    if (exact) record(label() + " " + f.function().id() + " " + kind, worst, at);
   }
 
   /** grad_weight against PyTorch: NaN where PyTorch has NaN, else within the sum's rounding. */
@@ -586,7 +617,11 @@ public abstract class BackendConformanceTest {
 
   @ParameterizedTest(name = "{0} n={1}")
   @MethodSource("elementwiseCases")
-  void generatedFloat64(Activation f, int n) {
+  void generatedFloat64(Activation f, int n) throws Throwable {
+    inFloat64(() -> generatedFloat64Body(f, n));
+  }
+
+  private void generatedFloat64Body(Activation f, int n) {
     double[] x = doubles(n, n * 37L + f.hashCode());
     double[] g = gradsD(n, n * 19L);
     double[] y = new double[n];
@@ -617,7 +652,7 @@ public abstract class BackendConformanceTest {
 
   @ParameterizedTest(name = "{0}")
   @MethodSource("elementwise")
-  void inPlaceEqualsOutOfPlace(Activation f) {
+  void inPlaceEqualsOutOfPlace(Activation f) throws Throwable {
     int n = 600_001; // more than two OpenCL staging chunks: in place across chunk boundaries
     float[] x = floats(n, 5);
     float[] g = gradsF(n, 6);
@@ -638,15 +673,18 @@ public abstract class BackendConformanceTest {
 
     double[] xd = doubles(n, 8);
     double[] yd = new double[n];
-    engine.forward(f, xd, yd);
-    engine.forward(f, xd, xd);
-    for (int i = 0; i < n; i++) {
-      assertTrue(sameBits(yd[i], xd[i]), f + " f64 forward in place at " + i);
-    }
+    inFloat64(
+        () -> {
+          engine.forward(f, xd, yd);
+          engine.forward(f, xd, xd);
+          for (int i = 0; i < n; i++) {
+            assertTrue(sameBits(yd[i], xd[i]), f + " f64 forward in place at " + i);
+          }
+        });
   }
 
   @Test
-  void offsetsAndLengthsSelectARange() {
+  void offsetsAndLengthsSelectARange() throws Throwable {
     float[] x = {5, -1, -2, 3, 9};
     float[] y = {7, 7, 7, 7, 7};
     engine.forward(Activation.relu(), x, 1, y, 2, 2);
@@ -654,8 +692,11 @@ public abstract class BackendConformanceTest {
     double[] xd = {-1, -4, 2};
     double[] gd = {10, 10, 10};
     double[] dd = {1, 1, 1, 1};
-    engine.backward(Activation.leakyRelu(0.5), xd, 1, gd, 0, dd, 2, 2);
-    assertArrayEquals(new double[] {1, 1, 5, 10}, dd);
+    inFloat64(
+        () -> {
+          engine.backward(Activation.leakyRelu(0.5), xd, 1, gd, 0, dd, 2, 2);
+          assertArrayEquals(new double[] {1, 1, 5, 10}, dd);
+        });
   }
 
   static void assertBits(float[] want, float[] got, String what) {
@@ -687,7 +728,60 @@ public abstract class BackendConformanceTest {
 
   @ParameterizedTest(name = "{0} {1}")
   @MethodSource("channelCases")
-  void channelFunctionsMatchTheOracle(Activation f, int[] dims) {
+  void channelFunctionsMatchTheOracle(Activation f, int[] dims) throws Throwable {
+    inFloat64(() -> channelFunctionsInFloat64(f, dims));
+  }
+
+  /** The same in float32: the oracle's double products and sums of float inputs, rounded once. */
+  @ParameterizedTest(name = "{0} {1}")
+  @MethodSource("channelCases")
+  void channelFunctionsMatchTheOracleInFloat32(Activation f, int[] dims) {
+    Shape s = Shape.of(dims);
+    int n = (int) s.size();
+    int axis = f.channelAxis(s);
+    int channels = s.dim(axis);
+    long inner = s.inner(axis);
+    Shape out = f.outputShape(s);
+    float[] x = floats(n, 11);
+    float[] g = gradsF((int) out.size(), 12);
+    float[] w = floats(channels, 13);
+    for (int i = 0; i < w.length; i++) if (!Float.isFinite(w[i])) w[i] = 0.25f;
+    float[] y = new float[(int) out.size()];
+    float[] dx = new float[n];
+    float[] gw = new float[channels];
+    if (f.function() == Function.PRELU) {
+      engine.forward(f, s, x, w, y);
+      engine.backward(f, s, x, w, g, dx, gw);
+    } else {
+      engine.forward(f, s, x, y);
+      engine.backward(f, s, x, g, dx);
+    }
+    double[] wy = new double[y.length];
+    double[] wdx = new double[n];
+    double[] wgw = new double[channels];
+    ChannelOracle.compute(
+        f, widen(x), widen(w), widen(g), wy, wdx, wgw, s.outer(axis), channels, inner);
+    for (int i = 0; i < y.length; i++) {
+      if (!sameBits(y[i], (float) wy[i]))
+        fail(f + " forward at " + i + ": " + y[i] + " != " + wy[i]);
+    }
+    for (int i = 0; i < n; i++) {
+      if (!sameBits(dx[i], (float) wdx[i])) {
+        fail(f + " backward at " + i + ": " + dx[i] + " != " + wdx[i]);
+      }
+    }
+    if (f.function() == Function.PRELU) {
+      double[] bound = gradWeightBounds(n, i -> x[i], i -> g[i], s, f, channels);
+      for (int c = 0; c < channels; c++) {
+        float want = (float) wgw[c];
+        assertTrue(
+            sameBits(gw[c], want) || Math.abs(gw[c] - want) <= Math.ulp(want) + bound[c] * 0x1p-46,
+            f + " grad_weight[" + c + "] " + gw[c] + " != " + want);
+      }
+    }
+  }
+
+  private void channelFunctionsInFloat64(Activation f, int[] dims) {
     Shape s = Shape.of(dims);
     int n = (int) s.size();
     int axis = f.channelAxis(s);
@@ -752,7 +846,7 @@ public abstract class BackendConformanceTest {
   // ------------------------------------------------------------------ buffers and leaks
 
   @Test
-  void deviceBuffersGiveTheHostResults() {
+  void deviceBuffersGiveTheHostResults() throws Throwable {
     Shape s = Shape.of(3, 6, 50);
     float[] x = floats(900, 21);
     float[] g = gradsF(900, 22);
@@ -777,13 +871,18 @@ public abstract class BackendConformanceTest {
     double[] xd = doubles(30, 5);
     double[] w = {0.1, -0.2, 0.3};
     double[] yd = new double[30];
-    engine.forward(Activation.prelu(), p, xd, w, yd);
     try (DeviceBuffer bx = engine.upload(xd);
         DeviceBuffer bw = engine.upload(w);
         DeviceBuffer by = engine.allocate(DType.FLOAT64, 30)) {
-      engine.forward(Activation.prelu(), p, bx, bw, by);
-      double[] got = by.toDoubleArray();
-      for (int i = 0; i < 30; i++) assertTrue(sameBits(yd[i], got[i]), "prelu buffer at " + i);
+      inFloat64(
+          () -> {
+            engine.forward(Activation.prelu(), p, xd, w, yd);
+            engine.forward(Activation.prelu(), p, bx, bw, by);
+            double[] got = by.toDoubleArray();
+            for (int i = 0; i < 30; i++) {
+              assertTrue(sameBits(yd[i], got[i]), "prelu buffer at " + i);
+            }
+          });
     }
   }
 

@@ -174,7 +174,7 @@ public final class Formulas {
     double uLo =
         Math.fma(SQRT_2_OVER_PI_HI, t, -u) + SQRT_2_OVER_PI_HI * tLo + SQRT_2_OVER_PI_LO * t;
     double e = Math.exp(-2 * u);
-    return Double.isInfinite(e) ? e : e - e * 2 * uLo;
+    return Double.isInfinite(e) ? e : e - 2 * (e * uLo); // e * 2 may overflow
   }
 
   /** (n + nLo) / (d + dLo), rounded once: the quotient plus its first-order correction. */

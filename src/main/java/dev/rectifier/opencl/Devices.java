@@ -14,11 +14,16 @@ import org.jocl.cl_platform_id;
 /**
  * The OpenCL platforms and devices present, and the choice among them: the device named by {@value
  * #DEVICE_PROPERTY} (an index into the list or part of its name), else GPUs first, then
- * accelerators, then CPU devices, among those with {@code cl_khr_fp64} (the kernels need it).
+ * accelerators, then CPU devices, and among devices of one kind those with {@code cl_khr_fp64}
+ * first. A device without it computes float32 only (the kernels' float-only path); {@value
+ * #FP64_PROPERTY}{@code =off} gives every device that path, which is how the tests run it.
  */
 final class Devices {
   /** The system property that picks a device. */
   static final String DEVICE_PROPERTY = "rectifier.opencl.device";
+
+  /** The system property that, set to {@code off}, builds the float-only kernels on any device. */
+  static final String FP64_PROPERTY = "rectifier.opencl.fp64";
 
   record Device(
       cl_platform_id platform,
@@ -38,12 +43,30 @@ final class Devices {
     }
 
     int rank() {
-      return switch (typeName()) {
-        case "GPU" -> 0;
-        case "accelerator" -> 1;
-        case "CPU" -> 2;
-        default -> 3;
-      };
+      int kind =
+          switch (typeName()) {
+            case "GPU" -> 0;
+            case "accelerator" -> 1;
+            case "CPU" -> 2;
+            default -> 3;
+          };
+      return 2 * kind + (fp64 ? 0 : 1);
+    }
+
+    /**
+     * Whether the kernels are built with their float64 path: the device has {@code cl_khr_fp64} and
+     * {@value #FP64_PROPERTY} is not {@code off}.
+     */
+    boolean doubles() {
+      return fp64 && !"off".equalsIgnoreCase(System.getProperty(FP64_PROPERTY, "").trim());
+    }
+
+    /** Why float64 cannot run here, or null when it can. */
+    String noDoubles() {
+      if (doubles()) return null;
+      return fp64
+          ? FP64_PROPERTY + "=off builds the float32-only kernels"
+          : name + " has no cl_khr_fp64 (double precision)";
     }
 
     String describe() {
@@ -128,19 +151,11 @@ final class Devices {
                 + (devices.size() - 1)
                 + ")");
       }
-      if (!pick.fp64()) {
-        throw new IllegalStateException(
-            pick.name() + " has no cl_khr_fp64, which the kernels need");
-      }
       return pick;
     }
     Device best = null;
     for (Device d : devices) {
-      if (d.fp64() && (best == null || d.rank() < best.rank())) best = d;
-    }
-    if (best == null) {
-      throw new IllegalStateException(
-          "no OpenCL device has cl_khr_fp64 (double precision), which the kernels need");
+      if (best == null || d.rank() < best.rank()) best = d;
     }
     return best;
   }

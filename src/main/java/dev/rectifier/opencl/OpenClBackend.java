@@ -9,6 +9,7 @@ import dev.rectifier.Shape;
 import dev.rectifier.spi.Backend;
 import dev.rectifier.spi.BackendBuffer;
 import dev.rectifier.spi.HostArray;
+import dev.rectifier.spi.KernelPlan;
 import dev.rectifier.spi.Operand;
 import java.io.IOException;
 import java.io.InputStream;
@@ -91,22 +92,30 @@ final class OpenClBackend implements Backend {
   }
 
   private static cl_program build(cl_context ctx, Devices.Device device, String source) {
-    cl_program p = clCreateProgramWithSource(ctx, 1, new String[] {source}, null, null);
-    try {
-      clBuildProgram(p, 1, new org.jocl.cl_device_id[] {device.id()}, null, null, null);
-      return p;
-    } catch (CLException e) {
-      String log = buildLog(p, device);
-      clReleaseProgram(p);
-      throw new RectifierException(
-          "opencl: the kernels did not build on "
-              + device.name()
-              + " ("
-              + stringFor_errorCode(e.getStatus())
-              + "); CL_PROGRAM_BUILD_LOG: "
-              + log.strip().replace('\n', ' ')
-              + "; report this with the log",
-          e);
+    String options = device.doubles() ? null : "-DRECTIFIER_NO_FP64";
+    for (int attempt = 1; ; attempt++) {
+      cl_program p = clCreateProgramWithSource(ctx, 1, new String[] {source}, null, null);
+      try {
+        clBuildProgram(p, 1, new org.jocl.cl_device_id[] {device.id()}, options, null, null);
+        return p;
+      } catch (CLException e) {
+        String log = buildLog(p, device);
+        clReleaseProgram(p);
+        // PoCL's kernel cache can lose a temporary file it has just written ("unable to rename
+        // temporary ... kcache ..."): clang, run inside this JVM, deletes its temporary files from
+        // its SIGSEGV handler, which also sees the faults the JVM makes on purpose unless libjsig
+        // is preloaded (README). The same build then succeeds; only that error is retried.
+        if (attempt < 3 && log.contains("unable to rename temporary")) continue;
+        throw new RectifierException(
+            "opencl: the kernels did not build on "
+                + device.name()
+                + " ("
+                + stringFor_errorCode(e.getStatus())
+                + "); CL_PROGRAM_BUILD_LOG: "
+                + log.strip().replace('\n', ' ')
+                + "; report this with the log",
+            e);
+      }
     }
   }
 
@@ -125,6 +134,11 @@ final class OpenClBackend implements Backend {
   @Override
   public String name() {
     return OpenClProvider.NAME;
+  }
+
+  @Override
+  public String unsupported(DType dtype) {
+    return dtype == DType.FLOAT64 ? device.noDoubles() : null;
   }
 
   private static RectifierException failure(String what, CLException e) {
@@ -304,107 +318,15 @@ final class OpenClBackend implements Backend {
     }
   }
 
-  /** The kernel's base name and parameters p0, p1, rounded to the type as the CPU backend does. */
-  record Call(String kernel, double p0, double p1) {}
-
-  static Call call(Activation f) {
-    switch (f.function()) {
-      case RELU:
-        return new Call("relu", 0, 0);
-      case LEAKY_RELU:
-        return new Call("leaky_relu", f.param("slope"), 0);
-      case RRELU:
-        return f.training()
-            ? new Call("rrelu_train", f.param("lower"), f.param("upper"))
-            : new Call("leaky_relu", (f.param("lower") + f.param("upper")) / 2, 0);
-      case RELU6:
-        return new Call("hardtanh", 0, 6);
-      case HARDTANH:
-        return new Call("hardtanh", f.param("min_val"), f.param("max_val"));
-      case THRESHOLD:
-        return new Call("threshold", f.param("threshold"), f.param("value"));
-      case ELU:
-      case CELU:
-        return new Call(f.function().id(), f.param("alpha"), 0);
-      case SOFTPLUS:
-        return new Call("softplus", f.param("beta"), f.param("threshold"));
-      default:
-        return new Call(f.function().id(), 0, 0);
-    }
-  }
-
-  private static Object typed(double v, DType t) {
-    return t == DType.FLOAT32 ? (Object) (float) v : (Object) v;
-  }
-
-  private static String suffix(DType t) {
-    return "_" + t.shortName();
-  }
-
   @Override
   public void forward(Activation f, Shape shape, Operand x, Operand weight, Operand y) {
-    DType t = x.dtype();
     synchronized (lock) {
       checkOpen();
       if (!f.function().channelwise() && x instanceof HostArray hx) {
-        Call c = call(f);
-        try {
-          stream(c.kernel() + "_forward" + suffix(t), c, f.seed(), t, hx, null, (HostArray) y);
-        } catch (CLException e) {
-          throw failure(f.function().id() + " forward", e);
-        }
+        stream(f, false, hx, null, (HostArray) y);
         return;
       }
-      try (Staging s = new Staging()) {
-        cl_mem xm = s.in(x);
-        cl_mem ym = y == x ? xm : s.out(y);
-        long n = x.length();
-        if (f.function().channelwise()) {
-          int axis = f.channelAxis(shape);
-          long channels = shape.dim(axis);
-          long inner = shape.inner(axis);
-          switch (f.function()) {
-            case PRELU ->
-                launch(
-                    "prelu_forward" + suffix(t),
-                    n,
-                    xm,
-                    s.in(weight),
-                    ym,
-                    n,
-                    channels,
-                    inner,
-                    weight.length());
-            case CRELU -> launch("crelu_forward" + suffix(t), n, xm, ym, n, channels, inner);
-            default ->
-                launch(
-                    "maxout_forward" + suffix(t),
-                    y.length(),
-                    xm,
-                    ym,
-                    y.length(),
-                    channels,
-                    inner,
-                    (long) f.pieces());
-          }
-        } else {
-          Call c = call(f);
-          launch(
-              c.kernel() + "_forward" + suffix(t),
-              n,
-              xm,
-              ym,
-              n,
-              typed(c.p0(), t),
-              typed(c.p1(), t),
-              f.seed(),
-              0L);
-        }
-        s.finish();
-        clFinish(queue); // the call is done when it returns: errors surface here, not later
-      } catch (CLException e) {
-        throw failure(f.function().id() + " forward", e);
-      }
+      run(KernelPlan.forward(f, shape, x, weight, y), f.function().id() + " forward");
     }
   }
 
@@ -417,92 +339,37 @@ final class OpenClBackend implements Backend {
       Operand gradOutput,
       Operand gradInput,
       Operand gradWeight) {
-    DType t = x.dtype();
     synchronized (lock) {
       checkOpen();
       if (!f.function().channelwise() && x instanceof HostArray hx) {
-        Call c = call(f);
-        try {
-          stream(
-              c.kernel() + "_backward" + suffix(t),
-              c,
-              f.seed(),
-              t,
-              hx,
-              (HostArray) gradOutput,
-              (HostArray) gradInput);
-        } catch (CLException e) {
-          throw failure(f.function().id() + " backward", e);
-        }
+        stream(f, true, hx, (HostArray) gradOutput, (HostArray) gradInput);
         return;
       }
-      try (Staging s = new Staging()) {
-        cl_mem xm = s.in(x);
-        cl_mem gm = s.in(gradOutput);
-        cl_mem dxm = s.out(gradInput);
-        long n = x.length();
-        if (f.function().channelwise()) {
-          int axis = f.channelAxis(shape);
-          long channels = shape.dim(axis);
-          long inner = shape.inner(axis);
-          switch (f.function()) {
-            case PRELU -> {
-              cl_mem wm = s.in(weight);
-              // the weight gradient first: gradInput may be x or gradOutput
-              launch(
-                  "prelu_weight" + suffix(t),
-                  weight.length(),
-                  xm,
-                  gm,
-                  s.out(gradWeight),
-                  shape.outer(axis),
-                  channels,
-                  inner,
-                  weight.length());
-              launch(
-                  "prelu_backward" + suffix(t),
-                  n,
-                  xm,
-                  wm,
-                  gm,
-                  dxm,
-                  n,
-                  channels,
-                  inner,
-                  weight.length());
-            }
-            case CRELU -> launch("crelu_backward" + suffix(t), n, xm, gm, dxm, n, channels, inner);
-            default ->
-                launch(
-                    "maxout_backward" + suffix(t),
-                    gradOutput.length(),
-                    xm,
-                    gm,
-                    dxm,
-                    gradOutput.length(),
-                    channels,
-                    inner,
-                    (long) f.pieces());
-          }
-        } else {
-          Call c = call(f);
-          launch(
-              c.kernel() + "_backward" + suffix(t),
-              n,
-              xm,
-              gm,
-              dxm,
-              n,
-              typed(c.p0(), t),
-              typed(c.p1(), t),
-              f.seed(),
-              0L);
-        }
-        s.finish();
-        clFinish(queue); // the call is done when it returns: errors surface here, not later
-      } catch (CLException e) {
-        throw failure(f.function().id() + " backward", e);
+      run(
+          KernelPlan.backward(f, shape, x, weight, gradOutput, gradInput, gradWeight),
+          f.function().id() + " backward");
+    }
+  }
+
+  /**
+   * Runs a plan on buffers, host arrays copied through buffers made for the call; done when it
+   * returns (errors surface here, not at a later call).
+   */
+  private void run(KernelPlan plan, String what) {
+    try (Staging s = new Staging()) {
+      Map<Operand, cl_mem> mem = new IdentityHashMap<>();
+      for (Operand o : plan.inputs()) mem.put(o, s.in(o));
+      for (Operand o : plan.outputs()) mem.put(o, s.out(o));
+      for (KernelPlan.Launch l : plan.launches()) {
+        Object[] args = l.args().toArray();
+        for (int i = 0; i < args.length; i++)
+          if (args[i] instanceof Operand o) args[i] = mem.get(o);
+        launch(l.kernel(), l.size(), args);
       }
+      s.finish();
+      clFinish(queue);
+    } catch (CLException e) {
+      throw failure(what, e);
     }
   }
 
@@ -593,18 +460,6 @@ final class OpenClBackend implements Backend {
     }
   }
 
-  private static void put(ByteBuffer b, HostArray h, int from, int count) {
-    b.clear();
-    if (h.array() instanceof float[] a) b.asFloatBuffer().put(a, h.offset() + from, count);
-    else b.asDoubleBuffer().put((double[]) h.array(), h.offset() + from, count);
-  }
-
-  private static void get(ByteBuffer b, HostArray h, int from, int count) {
-    b.clear();
-    if (h.array() instanceof float[] a) b.asFloatBuffer().get(a, h.offset() + from, count);
-    else b.asDoubleBuffer().get((double[]) h.array(), h.offset() + from, count);
-  }
-
   /**
    * An elementwise call on host arrays, in chunks of {@link #CHUNK} through two staging slots:
    * uploads and read-backs go on a transfer queue, kernels on the compute queue, chained by events,
@@ -612,8 +467,16 @@ final class OpenClBackend implements Backend {
    * overlap the kernels where the device allows. In place is safe: a chunk is read in before any
    * result of it is written out. RReLU's counter is the chunk's start plus the index.
    */
-  private void stream(
-      String kernel, Call c, long seed, DType t, HostArray x, HostArray g, HostArray y) {
+  private void stream(Activation f, boolean backward, HostArray x, HostArray g, HostArray y) {
+    try {
+      streamChunks(KernelPlan.elementwise(f, x.dtype(), backward), x, g, y);
+    } catch (CLException e) {
+      throw failure(f.function().id() + (backward ? " backward" : " forward"), e);
+    }
+  }
+
+  private void streamChunks(KernelPlan.Elementwise plan, HostArray x, HostArray g, HostArray y) {
+    DType t = x.dtype();
     int n = x.count();
     if (n == 0) return;
     if (slots == null) {
@@ -631,20 +494,20 @@ final class OpenClBackend implements Backend {
       transfers = q;
     }
     long bytes = t.bytes();
-    cl_kernel k = kernel(kernel);
+    cl_kernel k = kernel(plan.kernel());
     try {
       int chunk = 0;
       for (int from = 0; from < n; from += CHUNK, chunk++) {
         int count = Math.min(CHUNK, n - from);
         Slot s = slots[chunk % 2];
         drain(s, y);
-        put(s.hx, x, from, count);
+        x.copyTo(s.hx, from, count);
         cl_event written = new cl_event();
         if (g == null) {
           clEnqueueWriteBuffer(
               transfers, s.dx, false, 0, count * bytes, Pointer.to(s.hx), 0, null, written);
         } else {
-          put(s.hg, g, from, count);
+          g.copyTo(s.hg, from, count);
           cl_event first = new cl_event();
           clEnqueueWriteBuffer(
               transfers, s.dx, false, 0, count * bytes, Pointer.to(s.hx), 0, null, first);
@@ -660,21 +523,7 @@ final class OpenClBackend implements Backend {
               written);
           clReleaseEvent(first);
         }
-        if (g == null) {
-          setArgs(
-              k, s.dx, s.dy, (long) count, typed(c.p0(), t), typed(c.p1(), t), seed, (long) from);
-        } else {
-          setArgs(
-              k,
-              s.dx,
-              s.dg,
-              s.dy,
-              (long) count,
-              typed(c.p0(), t),
-              typed(c.p1(), t),
-              seed,
-              (long) from);
-        }
+        setArgs(k, plan.args(s.dx, g == null ? null : s.dg, s.dy, count, from).toArray());
         cl_event computed = new cl_event();
         long global = ((long) count + LOCAL - 1) / LOCAL * LOCAL;
         clEnqueueNDRangeKernel(
@@ -725,7 +574,7 @@ final class OpenClBackend implements Backend {
     clWaitForEvents(1, new cl_event[] {s.done});
     clReleaseEvent(s.done);
     s.done = null;
-    get(s.hy, y, s.pendingFrom, s.pendingCount);
+    y.copyFrom(s.hy, s.pendingFrom, s.pendingCount);
     s.pendingFrom = -1;
   }
 

@@ -5,15 +5,11 @@ import dev.rectifier.RectifierException;
 import dev.rectifier.spi.Backend;
 import dev.rectifier.spi.BackendConfig;
 import dev.rectifier.spi.BackendProvider;
+import dev.rectifier.spi.NativeLibrary;
 import dev.rectifier.spi.SmokeTest;
-import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.LinkedHashSet;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import org.jocl.CL;
 import org.jocl.CLException;
@@ -69,6 +65,8 @@ public final class OpenClProvider implements BackendProvider {
     details.put("device", chosen.name());
     details.put("device_type", chosen.typeName());
     details.put("version", chosen.version());
+    details.put(
+        "float64", chosen.noDoubles() == null ? "yes" : "no, float32 only: " + chosen.noDoubles());
     try (OpenClBackend b = new OpenClBackend(chosen)) {
       String wrong = SmokeTest.relu(b);
       if (wrong != null) {
@@ -95,68 +93,13 @@ public final class OpenClProvider implements BackendProvider {
           + " and pocl-opencl-icd for the CPU)";
 
   /**
-   * On Linux, looks for {@code libOpenCL.so} (what JOCL's native code opens) in the directories the
-   * dynamic loader searches, before JOCL does: JOCL reports a missing library by printing to the
-   * process's stdout, which would corrupt {@code info --json}. Null when an ELF file is there or
-   * this is another system (JOCL then reports through a {@link LinkageError}).
+   * Looks for {@code libOpenCL.so} (what JOCL's native code opens) before JOCL does: JOCL reports a
+   * missing library by printing to the process's stdout, which would corrupt {@code info --json}.
+   * Looked at, not loaded: System.load would make HotSpot warn about ocl-icd's executable stack
+   * flag, which JOCL's own dlopen does not.
    */
   static String libraryProblem() {
-    if (!System.getProperty("os.name", "").toLowerCase(Locale.ROOT).contains("linux")) {
-      return null;
-    }
-    List<Path> dirs = new ArrayList<>();
-    String ld = System.getenv("LD_LIBRARY_PATH");
-    if (ld != null) for (String d : ld.split(":")) if (!d.isBlank()) dirs.add(Path.of(d));
-    try (var confs = Files.newDirectoryStream(Path.of("/etc/ld.so.conf.d"), "*.conf")) {
-      for (Path conf : confs) {
-        for (String line : Files.readAllLines(conf)) {
-          line = line.strip();
-          if (line.startsWith("/")) dirs.add(Path.of(line));
-        }
-      }
-    } catch (IOException | RuntimeException e) {
-      // no ld.so.conf.d: the standard directories below still apply
-    }
-    for (String d :
-        new String[] {
-          "/lib/x86_64-linux-gnu",
-          "/usr/lib/x86_64-linux-gnu",
-          "/lib/aarch64-linux-gnu",
-          "/usr/lib/aarch64-linux-gnu",
-          "/lib64",
-          "/usr/lib64",
-          "/lib",
-          "/usr/lib",
-          "/usr/local/lib"
-        }) {
-      dirs.add(Path.of(d));
-    }
-    for (Path dir : dirs) {
-      Path lib = dir.resolve("libOpenCL.so");
-      if (!Files.exists(lib)) continue;
-      // Looked at, not loaded: System.load would make HotSpot warn about ocl-icd's executable
-      // stack flag, which JOCL's own dlopen does not.
-      try (var in = Files.newInputStream(lib)) {
-        byte[] head = in.readNBytes(4);
-        boolean elf =
-            head.length == 4
-                && head[0] == 0x7F
-                && head[1] == 'E'
-                && head[2] == 'L'
-                && head[3] == 'F';
-        return elf
-            ? null
-            : "the OpenCL library " + lib + " cannot be loaded (not a shared library); " + INSTALL;
-      } catch (IOException | SecurityException e) {
-        return "the OpenCL library "
-            + lib
-            + " cannot be loaded ("
-            + e.getMessage()
-            + "); "
-            + INSTALL;
-      }
-    }
-    return "no OpenCL library (libOpenCL.so) in " + new LinkedHashSet<>(dirs) + "; " + INSTALL;
+    return NativeLibrary.problem("libOpenCL.so", "OpenCL library", INSTALL);
   }
 
   /**

@@ -15,6 +15,14 @@ public interface Backend extends AutoCloseable {
   /** The name of the backend, as its provider has it. */
   String name();
 
+  /**
+   * Why this backend cannot compute {@code dtype} (an OpenCL device without double precision), or
+   * null when it can. Buffers of such a type may still be made and copied.
+   */
+  default String unsupported(DType dtype) {
+    return null;
+  }
+
   /** A buffer of {@code length} elements of {@code dtype}, contents unspecified. */
   BackendBuffer allocate(DType dtype, long length);
 

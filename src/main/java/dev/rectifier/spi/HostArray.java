@@ -1,6 +1,7 @@
 package dev.rectifier.spi;
 
 import dev.rectifier.DType;
+import java.nio.ByteBuffer;
 
 /**
  * A range of a Java array: {@link #count()} elements from {@link #offset()}. Borrowed for one call:
@@ -46,5 +47,24 @@ public final class HostArray implements Operand {
   @Override
   public long length() {
     return count;
+  }
+
+  /**
+   * Copies {@code n} elements from element {@code from} of this range to the start of {@code b}
+   * (native order, as staging memory is): how device backends fill their staging buffers.
+   */
+  public void copyTo(ByteBuffer b, int from, int n) {
+    b.clear();
+    if (array instanceof float[] a) b.asFloatBuffer().put(a, offset + from, n);
+    else b.asDoubleBuffer().put((double[]) array, offset + from, n);
+  }
+
+  /**
+   * Copies {@code n} elements from the start of {@code b} to element {@code from} of this range.
+   */
+  public void copyFrom(ByteBuffer b, int from, int n) {
+    b.clear();
+    if (array instanceof float[] a) b.asFloatBuffer().get(a, offset + from, n);
+    else b.asDoubleBuffer().get((double[]) array, offset + from, n);
   }
 }

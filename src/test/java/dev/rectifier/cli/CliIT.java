@@ -381,6 +381,129 @@ class CliIT {
     assertTrue(r.out().contains("unknown backend 'tpu'"), r.out());
   }
 
+  /** The entry of {@code info --json} for one backend. */
+  static JsonObject backend(JsonObject info, String name) {
+    for (var b : info.getAsJsonArray("backends")) {
+      if (b.getAsJsonObject().get("name").getAsString().equals(name)) return b.getAsJsonObject();
+    }
+    throw new AssertionError("info lists no backend " + name + ": " + info);
+  }
+
+  // ------------------------------------------------------------------ CUDA faults
+
+  /**
+   * A stand-in {@code libcuda.so.1}, built here with gcc: a fake driver, named as such, for the two
+   * faults a real one cannot be made to show on a machine without a GPU. With {@code version} below
+   * 12000 it has nothing but {@code cuDriverGetVersion}, as an old driver lacks newer symbols: a
+   * call to any other would end the process ("symbol lookup error"), so the probe must stop at the
+   * version. From 12000 it also has {@code cuInit} and a {@code cuDeviceGetCount} that finds none.
+   */
+  private Path standInDriver(int version) throws Exception {
+    Path src = dir.resolve("standin_libcuda.c");
+    Files.writeString(
+        src,
+        "/* stand-in libcuda.so.1 for Rectifier's tests: not a driver */\n"
+            + "int cuDriverGetVersion(int* v) { *v = VERSION; return 0; }\n"
+            + "#if VERSION >= 12000\n"
+            + "int cuInit(unsigned int flags) { return 0; }\n"
+            + "int cuDeviceGetCount(int* n) { *n = 0; return 0; }\n"
+            + "#endif\n");
+    Path lib = Files.createDirectories(dir.resolve("standin-" + version));
+    Process gcc;
+    try {
+      gcc =
+          new ProcessBuilder(
+                  "gcc",
+                  "-shared",
+                  "-fPIC",
+                  "-DVERSION=" + version,
+                  "-Wl,-soname,libcuda.so.1",
+                  "-o",
+                  lib.resolve("libcuda.so.1").toString(),
+                  src.toString())
+              .redirectErrorStream(true)
+              .start();
+    } catch (IOException e) {
+      if ("true".equalsIgnoreCase(System.getenv("CI"))) fail("gcc is expected in CI: " + e);
+      System.out.println("SKIPPED: no gcc to build the stand-in libcuda.so.1: " + e.getMessage());
+      org.junit.jupiter.api.Assumptions.abort("no gcc: " + e.getMessage());
+      throw e;
+    }
+    String log = new String(gcc.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+    assertEquals(0, gcc.waitFor(), "gcc: " + log);
+    return lib;
+  }
+
+  /** info, auto mode and a forced CUDA with the stand-in driver of {@code version}. */
+  private void cudaFaultIsAReason(int version, String reason) throws Exception {
+    Map<String, String> env = Map.of("LD_LIBRARY_PATH", standInDriver(version).toString());
+    Result r = run(env, "info", "--json");
+    assertEquals(0, r.code(), r.err());
+    JsonObject info = JsonParser.parseString(r.out()).getAsJsonObject();
+    JsonObject cuda = backend(info, "cuda");
+    assertFalse(cuda.get("usable").getAsBoolean(), r.out());
+    assertTrue(cuda.get("reason").getAsString().contains(reason), r.out());
+    assertTrue(cuda.get("reason").getAsString().contains("driver"), "names the fix: " + r.out());
+    assertEquals("cpu", info.get("selected").getAsString());
+
+    Path y = dir.resolve("y-" + version + ".npy");
+    r = run(env, "forward", "gelu", "--input", g("gelu_0_f32.x.npy"), "--output", y);
+    assertEquals(0, r.code(), r.err());
+    Path want = dir.resolve("want-" + version + ".npy");
+    assertEquals(
+        0,
+        run(
+                "forward",
+                "gelu",
+                "--backend",
+                "cpu",
+                "--input",
+                g("gelu_0_f32.x.npy"),
+                "--output",
+                want)
+            .code());
+    assertArrayEquals(Files.readAllBytes(want), Files.readAllBytes(y), "the CPU's answer");
+
+    Path forced = dir.resolve("forced-" + version + ".npy");
+    r =
+        run(
+            env,
+            "forward",
+            "relu",
+            "--backend",
+            "cuda",
+            "--input",
+            g("relu_0_f32.x.npy"),
+            "--output",
+            forced);
+    assertEquals(1, r.code(), r.err());
+    assertEquals(1, r.err().strip().lines().count(), r.err());
+    assertTrue(r.err().contains("forced") && r.err().contains(reason), r.err());
+    assertFalse(Files.exists(forced));
+  }
+
+  @Test
+  void aCudaDriverOlderThan12IsAReasonNotACrash() throws Exception {
+    cudaFaultIsAReason(11040, "supports CUDA 11.4, older than the 12.0");
+  }
+
+  @Test
+  void aCudaDriverWithoutADeviceIsAReason() throws Exception {
+    cudaFaultIsAReason(12020, "reports no CUDA device");
+  }
+
+  @Test
+  void noCudaDriverIsAReason() throws Exception {
+    Result r = run(Map.of("LD_LIBRARY_PATH", dir.toString()), "info", "--json");
+    JsonObject cuda = backend(JsonParser.parseString(r.out()).getAsJsonObject(), "cuda");
+    if (cuda.get("usable").getAsBoolean()) {
+      System.out.println("SKIPPED noCudaDriverIsAReason: this machine has a working CUDA driver");
+      org.junit.jupiter.api.Assumptions.abort("a CUDA driver is installed here");
+    }
+    assertTrue(cuda.get("reason").getAsString().contains("libcuda.so.1"), r.out());
+    assertTrue(cuda.get("reason").getAsString().contains("install the NVIDIA driver"), r.out());
+  }
+
   // ------------------------------------------------------------------ OpenCL faults
 
   /** Whether this machine's OpenCL backend runs; in CI it must (PoCL). */
@@ -409,7 +532,7 @@ class CliIT {
     assertEquals(0, r.code(), r.err());
     JsonObject j = JsonParser.parseString(r.out()).getAsJsonObject();
     assertEquals("cpu", j.get("selected").getAsString());
-    JsonObject cl = j.getAsJsonArray("backends").get(0).getAsJsonObject();
+    JsonObject cl = backend(j, "opencl");
     assertEquals("opencl", cl.get("name").getAsString());
     assertFalse(cl.get("usable").getAsBoolean());
     assertTrue(cl.get("reason").getAsString().contains("CL_PLATFORM_NOT_FOUND_KHR"), r.out());
@@ -462,12 +585,7 @@ class CliIT {
           "SKIPPED noOpenClLibraryIsAReason: cannot hide the library here: " + err.strip());
       org.junit.jupiter.api.Assumptions.abort("unshare --mount is not permitted: " + err.strip());
     }
-    JsonObject cl =
-        JsonParser.parseString(out)
-            .getAsJsonObject()
-            .getAsJsonArray("backends")
-            .get(0)
-            .getAsJsonObject();
+    JsonObject cl = backend(JsonParser.parseString(out).getAsJsonObject(), "opencl");
     assertFalse(cl.get("usable").getAsBoolean(), out);
     assertTrue(cl.get("reason").getAsString().contains("cannot be loaded"), out);
     assertTrue(out.strip().endsWith("}"), "stdout holds the JSON alone: " + out);

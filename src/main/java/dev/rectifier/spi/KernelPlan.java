@@ -1,0 +1,205 @@
+package dev.rectifier.spi;
+
+import dev.rectifier.Activation;
+import dev.rectifier.DType;
+import dev.rectifier.Shape;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.List;
+
+/**
+ * What a device backend launches for one call: the kernels of {@code kernels-opencl/rectifier.cl}
+ * and {@code kernels-cuda/rectifier.cu} (the same names and arguments in both), in order, with
+ * their sizes and arguments, so that the OpenCL and CUDA backends differ only in how they move
+ * memory and launch.
+ *
+ * <p>Arguments are {@link Operand}s (memory, which the backend maps to its own) or scalars: {@link
+ * Long} for {@code ulong}, {@link Float} or {@link Double} for the element type. The inputs are
+ * listed before the outputs: a backend that copies host arrays in must copy the inputs first, since
+ * an output may be the same range as an input (in place).
+ *
+ * @param launches the kernels in order
+ * @param inputs the operands the kernels read
+ * @param outputs the operands the kernels write
+ */
+public record KernelPlan(List<Launch> launches, List<Operand> inputs, List<Operand> outputs) {
+  /**
+   * One kernel launch: one work-item (thread) per element of {@code size}.
+   *
+   * @param kernel the kernel's full name, e.g. {@code gelu_forward_f32}
+   * @param size how many work-items
+   * @param args the kernel's arguments in order
+   */
+  public record Launch(String kernel, long size, List<Object> args) {}
+
+  /**
+   * An elementwise function's kernel and its parameters, for backends that stream host arrays in
+   * chunks and launch one kernel per chunk.
+   *
+   * @param kernel the full kernel name
+   * @param p0 the first parameter, rounded to the type as the CPU backend rounds it
+   * @param p1 the second parameter, likewise
+   * @param seed RReLU training's seed (0 otherwise)
+   */
+  public record Elementwise(String kernel, Object p0, Object p1, long seed) {
+    /**
+     * The arguments for {@code n} elements whose first has flat index {@code index0} in the call:
+     * {@code (x, y, n, p0, p1, seed, index0)}, or {@code (x, g, dx, ...)} with {@code g} not null.
+     */
+    public List<Object> args(Object x, Object g, Object y, long n, long index0) {
+      List<Object> a = new ArrayList<>(Arrays.asList(x));
+      if (g != null) a.add(g);
+      a.addAll(Arrays.asList(y, n, p0, p1, seed, index0));
+      return a;
+    }
+  }
+
+  /** The elementwise kernel of {@code f} (not a channel function) in type {@code t}. */
+  public static Elementwise elementwise(Activation f, DType t, boolean backward) {
+    String base;
+    double p0 = 0;
+    double p1 = 0;
+    switch (f.function()) {
+      case LEAKY_RELU -> {
+        base = "leaky_relu";
+        p0 = f.param("slope");
+      }
+      case RRELU -> {
+        if (f.training()) {
+          base = "rrelu_train";
+          p0 = f.param("lower");
+          p1 = f.param("upper");
+        } else {
+          base = "leaky_relu";
+          p0 = (f.param("lower") + f.param("upper")) / 2;
+        }
+      }
+      case RELU6 -> {
+        base = "hardtanh";
+        p1 = 6;
+      }
+      case HARDTANH -> {
+        base = "hardtanh";
+        p0 = f.param("min_val");
+        p1 = f.param("max_val");
+      }
+      case THRESHOLD -> {
+        base = "threshold";
+        p0 = f.param("threshold");
+        p1 = f.param("value");
+      }
+      case ELU, CELU -> {
+        base = f.function().id();
+        p0 = f.param("alpha");
+      }
+      case SOFTPLUS -> {
+        base = "softplus";
+        p0 = f.param("beta");
+        p1 = f.param("threshold");
+      }
+      case PRELU, CRELU, MAXOUT ->
+          throw new IllegalArgumentException(f.function().id() + " is a channel function");
+      default -> base = f.function().id();
+    }
+    String name = base + (backward ? "_backward_" : "_forward_") + t.shortName();
+    return new Elementwise(name, typed(p0, t), typed(p1, t), f.seed());
+  }
+
+  private static Object typed(double v, DType t) {
+    return t == DType.FLOAT32 ? (Object) (float) v : (Object) v;
+  }
+
+  /** {@code y = f(x)}; {@code weight} is PReLU's, null otherwise. */
+  public static KernelPlan forward(
+      Activation f, Shape shape, Operand x, Operand weight, Operand y) {
+    String t = "_" + x.dtype().shortName();
+    long n = x.length();
+    List<Launch> l = new ArrayList<>();
+    List<Operand> in = new ArrayList<>(List.of(x));
+    if (f.function().channelwise()) {
+      int axis = f.channelAxis(shape);
+      long channels = shape.dim(axis);
+      long inner = shape.inner(axis);
+      switch (f.function()) {
+        case PRELU -> {
+          in.add(weight);
+          l.add(launch("prelu_forward" + t, n, x, weight, y, n, channels, inner, weight.length()));
+        }
+        case CRELU -> l.add(launch("crelu_forward" + t, n, x, y, n, channels, inner));
+        default ->
+            l.add(
+                launch(
+                    "maxout_forward" + t,
+                    y.length(),
+                    x,
+                    y,
+                    y.length(),
+                    channels,
+                    inner,
+                    (long) f.pieces()));
+      }
+    } else {
+      Elementwise e = elementwise(f, x.dtype(), false);
+      l.add(new Launch(e.kernel(), n, e.args(x, null, y, n, 0)));
+    }
+    return new KernelPlan(l, in, List.of(y));
+  }
+
+  /**
+   * {@code gradInput = gradOutput * f'(x)}; for PReLU also {@code gradWeight}, computed first,
+   * since {@code gradInput} may be {@code x} or {@code gradOutput}.
+   */
+  public static KernelPlan backward(
+      Activation f,
+      Shape shape,
+      Operand x,
+      Operand weight,
+      Operand gradOutput,
+      Operand gradInput,
+      Operand gradWeight) {
+    String t = "_" + x.dtype().shortName();
+    long n = x.length();
+    List<Launch> l = new ArrayList<>();
+    List<Operand> in = new ArrayList<>(List.of(x, gradOutput));
+    List<Operand> out = new ArrayList<>(List.of(gradInput));
+    Operand g = gradOutput;
+    Operand dx = gradInput;
+    if (f.function().channelwise()) {
+      int axis = f.channelAxis(shape);
+      long channels = shape.dim(axis);
+      long inner = shape.inner(axis);
+      switch (f.function()) {
+        case PRELU -> {
+          in.add(weight);
+          out.add(gradWeight);
+          long w = weight.length();
+          l.add(
+              launch(
+                  "prelu_weight" + t, w, x, g, gradWeight, shape.outer(axis), channels, inner, w));
+          l.add(launch("prelu_backward" + t, n, x, weight, g, dx, n, channels, inner, w));
+        }
+        case CRELU -> l.add(launch("crelu_backward" + t, n, x, g, dx, n, channels, inner));
+        default ->
+            l.add(
+                launch(
+                    "maxout_backward" + t,
+                    g.length(),
+                    x,
+                    g,
+                    dx,
+                    g.length(),
+                    channels,
+                    inner,
+                    (long) f.pieces()));
+      }
+    } else {
+      Elementwise e = elementwise(f, x.dtype(), true);
+      l.add(new Launch(e.kernel(), n, e.args(x, g, dx, n, 0)));
+    }
+    return new KernelPlan(l, in, out);
+  }
+
+  private static Launch launch(String kernel, long size, Object... args) {
+    return new Launch(kernel, size, Arrays.asList(args));
+  }
+}

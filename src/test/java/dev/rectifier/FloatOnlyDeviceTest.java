@@ -1,0 +1,124 @@
+package dev.rectifier;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assertions.fail;
+
+import dev.rectifier.cpu.CpuProvider;
+import dev.rectifier.opencl.OpenClProvider;
+import dev.rectifier.spi.Backend;
+import dev.rectifier.spi.BackendConfig;
+import dev.rectifier.spi.BackendProvider;
+import java.util.List;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+
+/**
+ * An OpenCL device without double precision, on the real OpenCL backend (PoCL in CI) with its
+ * float-only kernels ({@code rectifier.opencl.fp64=off}): forced, float64 calls are refused with
+ * the fix; in auto mode float64 goes to the CPU backend and float32 stays on OpenCL.
+ */
+class FloatOnlyDeviceTest {
+  private static final String FP64 = "rectifier.opencl.fp64";
+
+  /**
+   * The real OpenCL provider, except that auto mode does not pass it over: a stand-in, named as
+   * such, for a GPU without fp64 (PoCL's device is a CPU, which auto mode passes over).
+   */
+  static final class StandInGpuWithoutFp64 implements BackendProvider {
+    private final OpenClProvider real = new OpenClProvider();
+
+    @Override
+    public String name() {
+      return real.name();
+    }
+
+    @Override
+    public BackendStatus probe() {
+      return real.probe();
+    }
+
+    @Override
+    public Backend open(BackendConfig config) {
+      return real.open(config);
+    }
+  }
+
+  @BeforeAll
+  static void requireOpenCl() {
+    BackendStatus s = new OpenClProvider().probe();
+    if (s.usable()) return;
+    if ("true".equalsIgnoreCase(System.getenv("CI"))) fail("OpenCL expected in CI: " + s.reason());
+    System.out.println("SKIPPED FloatOnlyDeviceTest: " + s.reason());
+    Assumptions.abort(s.reason());
+  }
+
+  @BeforeEach
+  void floatOnly() {
+    System.setProperty(FP64, "off");
+  }
+
+  @AfterEach
+  void restore() {
+    System.clearProperty(FP64);
+  }
+
+  @Test
+  void infoSaysFloat32Only() {
+    BackendStatus s = new OpenClProvider().probe();
+    assertTrue(s.usable(), s.reason());
+    assertTrue(s.details().get("float64").startsWith("no, float32 only"), s.details().toString());
+  }
+
+  @Test
+  void aForcedFloatOnlyDeviceRefusesFloat64NamingTheFix() {
+    try (Rectifier r = Rectifier.create("opencl")) {
+      RectifierException e =
+          assertThrows(
+              RectifierException.class,
+              () -> r.forward(Activation.relu(), new double[4], new double[4]));
+      assertTrue(
+          e.getMessage().startsWith("float64 cannot run on backend 'opencl'"), e.getMessage());
+      assertTrue(e.getMessage().contains(FP64 + "=off"), e.getMessage());
+      assertTrue(e.getMessage().contains("--backend cpu"), e.getMessage());
+      float[] y = new float[3];
+      r.forward(Activation.relu(), new float[] {-1, 2, Float.NaN}, y);
+      assertArrayEquals(new float[] {0, 2, Float.NaN}, y);
+    }
+  }
+
+  @Test
+  void autoModeSendsFloat64ToTheCpuAndKeepsFloat32OnTheDevice() {
+    double[] x = {-3, -0.5, 0, 0.75, 40};
+    double[] want = new double[x.length];
+    try (Rectifier cpu = Rectifier.create("cpu")) {
+      cpu.forward(Activation.gelu(), x, want);
+    }
+    List<BackendProvider> providers = List.of(new StandInGpuWithoutFp64(), new CpuProvider());
+    try (Rectifier r = Rectifier.builder().providers(providers).failOnLeak(true).build()) {
+      assertEquals("opencl", r.backend());
+      assertEquals("opencl", r.backend(DType.FLOAT32));
+      assertEquals("cpu", r.backend(DType.FLOAT64));
+      BackendStatus last = r.selection().get(r.selection().size() - 1);
+      assertEquals("cpu", last.name());
+      assertTrue(last.reason().contains("computes float64, which opencl cannot"), last.reason());
+
+      double[] y = new double[x.length];
+      r.forward(Activation.gelu(), x, y);
+      assertArrayEquals(want, y);
+      try (DeviceBuffer bx = r.upload(x);
+          DeviceBuffer by = r.allocate(DType.FLOAT64, x.length)) {
+        r.forward(Activation.gelu(), Shape.vector(x.length), bx, by);
+        assertArrayEquals(want, by.toDoubleArray());
+      }
+      float[] yf = new float[2];
+      r.forward(Activation.silu(), new float[] {-1, 1}, yf);
+      assertArrayEquals(new float[] {-0.26894143f, 0.7310586f}, yf);
+    }
+  }
+}
