@@ -57,6 +57,13 @@ public final class Rectifier implements AutoCloseable {
   /** The environment variable that forces a backend when the property is not set. */
   public static final String BACKEND_ENV = "RECTIFIER_BACKEND";
 
+  /**
+   * The key, in a {@link BackendStatus#details()} of {@link #selection()}, that marks a backend
+   * working beside the chosen one (for float64, or for host arrays it computes faster), not one
+   * passed over.
+   */
+  public static final String COMPANION = "companion";
+
   /** The system property that makes a leak at close an error ({@code true}/{@code false}). */
   public static final String FAIL_ON_LEAK_PROPERTY = "rectifier.failOnLeak";
 
@@ -64,6 +71,12 @@ public final class Rectifier implements AutoCloseable {
 
   private final Backend backend;
   private final Map<DType, Backend> byType;
+
+  /** In auto mode on a device backend: the CPU backend, for host-array calls it does faster. */
+  private final Backend hostCpu;
+
+  private final Object calibrating = new Object();
+  private volatile Dispatch.Costs costs;
   private final List<BackendStatus> selection;
   private final String requested;
   private final boolean failOnLeak;
@@ -74,10 +87,12 @@ public final class Rectifier implements AutoCloseable {
   private Rectifier(
       Backend backend,
       Map<DType, Backend> byType,
+      Backend hostCpu,
       List<BackendStatus> selection,
       String requested,
       boolean failOnLeak) {
     this.backend = backend;
+    this.hostCpu = hostCpu;
     this.byType = new EnumMap<>(DType.class);
     for (DType t : DType.values()) this.byType.put(t, byType.getOrDefault(t, backend));
     this.selection = List.copyOf(selection);
@@ -239,12 +254,17 @@ public final class Rectifier implements AutoCloseable {
                 openFor(t, p.name(), why, list.subList(i + 1, list.size()), config, seen);
             if (other != null) byType.put(t, other);
           }
+          Backend cpu = null;
+          for (Backend o : byType.values()) if (o.name().equals("cpu")) cpu = o;
+          if (cpu == null && !b.name().equals("cpu")) {
+            cpu = openHostCpu(p.name(), list, config, seen);
+          }
+          return new Rectifier(b, byType, cpu, seen, "auto", leakIsError);
         } catch (RuntimeException | Error e) {
           new LinkedHashSet<>(byType.values()).forEach(Backend::close);
           b.close();
           throw e;
         }
-        return new Rectifier(b, byType, seen, "auto", leakIsError);
       }
       StringBuilder why = new StringBuilder("no backend can run here:");
       for (BackendStatus s : seen)
@@ -288,10 +308,47 @@ public final class Rectifier implements AutoCloseable {
                     + " cannot: "
                     + why,
                 status.devices(),
-                status.details()));
+                companion(status)));
         return other;
       }
       return null;
+    }
+
+    /**
+     * The CPU backend beside a device backend, for the host-array calls it does faster (see {@link
+     * Dispatch}); null when this build's list has none that runs.
+     */
+    private static Backend openHostCpu(
+        String chosen, List<BackendProvider> list, BackendConfig config, List<BackendStatus> seen) {
+      for (BackendProvider q : list) {
+        if (!q.name().equals("cpu")) continue;
+        BackendStatus status = safeProbe(q);
+        if (!status.usable()) return null;
+        Backend cpu;
+        try {
+          cpu = q.open(config);
+        } catch (RuntimeException | LinkageError e) {
+          return null;
+        }
+        seen.add(
+            new BackendStatus(
+                q.name(),
+                true,
+                "computes the calls on host arrays that it does faster than "
+                    + chosen
+                    + " (copies included): see dispatchRule()",
+                status.devices(),
+                companion(status)));
+        return cpu;
+      }
+      return null;
+    }
+
+    /** The status's details, marked as those of a backend that works beside the chosen one. */
+    private static Map<String, String> companion(BackendStatus status) {
+      Map<String, String> d = new java.util.LinkedHashMap<>(status.details());
+      d.put(COMPANION, "true");
+      return d;
     }
 
     private static Rectifier forced(
@@ -318,7 +375,7 @@ public final class Rectifier implements AutoCloseable {
                   + ", or auto)");
         }
         try {
-          return new Rectifier(p.open(config), Map.of(), List.of(status), name, leakIsError);
+          return new Rectifier(p.open(config), Map.of(), null, List.of(status), name, leakIsError);
         } catch (RectifierException e) {
           throw new RectifierException(
               "backend '" + name + "' was forced by " + source + " but " + e.getMessage(), e);
@@ -373,14 +430,61 @@ public final class Rectifier implements AutoCloseable {
     return b;
   }
 
+  /** The backend for a call on host arrays: the device, or the CPU where it is faster. */
+  private Backend onHost(Activation f, HostArray x) {
+    Backend b = on(x.dtype());
+    if (hostCpu == null || b == hostCpu) return b;
+    return Dispatch.onDevice(costs(b), f, x.dtype(), x.length()) ? b : hostCpu;
+  }
+
+  private Dispatch.Costs costs(Backend device) {
+    Dispatch.Costs c = costs;
+    if (c == null) {
+      synchronized (calibrating) {
+        c = costs;
+        if (c == null) costs = c = Dispatch.calibrate(device, hostCpu);
+      }
+    }
+    return c;
+  }
+
+  /**
+   * The backend a call of {@code f} on host arrays of {@code length} elements of {@code dtype}
+   * would compute on. In auto mode on a device backend this measures both sides the first time (see
+   * {@link #dispatchRule()}); buffers always compute where they live.
+   */
+  public String backendFor(Activation f, DType dtype, long length) {
+    Objects.requireNonNull(f, "activation");
+    Backend b = byType.get(Objects.requireNonNull(dtype, "dtype"));
+    if (hostCpu == null || b == hostCpu) return b.name();
+    return Dispatch.onDevice(costs(b), f, dtype, length) ? b.name() : hostCpu.name();
+  }
+
+  /**
+   * How calls on host arrays are placed: on one backend, or, in auto mode on a device backend, on
+   * the device or the CPU by their measured costs (measured here, the first time).
+   */
+  public String dispatchRule() {
+    Backend b = byType.get(DType.FLOAT32);
+    if (hostCpu == null || b == hostCpu) {
+      return "every call runs on "
+          + b.name()
+          + (byType.get(DType.FLOAT64) != b
+              ? " (float64 on " + byType.get(DType.FLOAT64).name() + ")"
+              : "");
+    }
+    return Dispatch.describe(b.name(), costs(b));
+  }
+
   /** What was asked for: {@code auto} or a backend's name. */
   public String requested() {
     return requested;
   }
 
   /**
-   * How the backend was chosen: the status of each backend probed, in order, ending with the one in
-   * use; every earlier one carries the reason it was skipped.
+   * How the backend was chosen: the status of each backend probed, in order, up to the one in use;
+   * every earlier one carries the reason it was skipped. After it come the backends that work
+   * beside it ({@link #COMPANION} in their details), each with what it computes and why.
    */
   public List<BackendStatus> selection() {
     return selection;
@@ -546,7 +650,7 @@ public final class Rectifier implements AutoCloseable {
     try {
       checkForward(f, shape, xo, wo, yo);
       checkOverlaps(f, new Object[] {yo}, new Object[] {xo, wo});
-      on(xo.dtype()).forward(f, shape, xo, wo, yo);
+      onHost(f, xo).forward(f, shape, xo, wo, yo);
     } finally {
       l.unlock();
     }
@@ -726,7 +830,7 @@ public final class Rectifier implements AutoCloseable {
     try {
       checkBackward(f, shape, xo, wo, go, dxo, gwo);
       checkOverlaps(f, new Object[] {dxo, gwo}, new Object[] {xo, wo, go});
-      on(xo.dtype()).backward(f, shape, xo, wo, go, dxo, gwo);
+      onHost(f, xo).backward(f, shape, xo, wo, go, dxo, gwo);
     } finally {
       l.unlock();
     }
@@ -900,7 +1004,9 @@ public final class Rectifier implements AutoCloseable {
       leaked.addAll(live.keySet());
       live.clear();
       for (DeviceBuffer b : leaked) b.closeLeaked();
-      for (Backend b : new LinkedHashSet<>(byType.values())) b.close();
+      LinkedHashSet<Backend> all = new LinkedHashSet<>(byType.values());
+      if (hostCpu != null) all.add(hostCpu);
+      for (Backend b : all) b.close();
     } finally {
       l.unlock();
     }

@@ -26,8 +26,9 @@ import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
 
 /**
- * The command-line tool: {@code info}, {@code forward}, {@code backward}. Exit codes: 0 done, 2 bad
- * usage or bad input (one line on stderr, nothing written), 1 a backend failure.
+ * The command-line tool: {@code info}, {@code forward}, {@code backward}, {@code bench}. Exit
+ * codes: 0 done, 2 bad usage or bad input (one line on stderr, nothing written), 1 a backend
+ * failure.
  */
 @Command(
     name = "rectifier",
@@ -35,7 +36,7 @@ import picocli.CommandLine.Parameters;
     versionProvider = Main.Version.class,
     description =
         "The ReLU family of activations, forward and backward, on CUDA, OpenCL or the CPU.",
-    subcommands = {Main.Info.class, Main.Forward.class, Main.Backward.class})
+    subcommands = {Main.Info.class, Main.Forward.class, Main.Backward.class, Bench.class})
 public final class Main implements Callable<Integer> {
   /** Exit code for bad usage or bad input. */
   static final int BAD_INPUT = 2;
@@ -112,10 +113,12 @@ public final class Main implements Callable<Integer> {
       String requested;
       boolean badName = false;
       List<BackendStatus> selection = List.of();
+      String dispatch = null;
       try (Rectifier r = Rectifier.builder().backend(backend).build()) {
         selected = r.backend();
         requested = r.requested();
         selection = r.selection();
+        dispatch = r.dispatchRule();
       } catch (RuntimeException e) {
         selectionError = oneLine(e.getMessage());
         requested = backend != null ? backend : "?";
@@ -141,14 +144,17 @@ public final class Main implements Callable<Integer> {
         }
         out.put("backends", list);
         List<Map<String, Object>> passed = new ArrayList<>();
+        List<Map<String, Object>> beside = new ArrayList<>();
         for (BackendStatus s : selection) {
           if (s.reason() == null) continue;
           Map<String, Object> b = new LinkedHashMap<>();
           b.put("name", s.name());
           b.put("why", s.reason());
-          passed.add(b);
+          (s.details().containsKey(Rectifier.COMPANION) ? beside : passed).add(b);
         }
         out.put("skipped_by_selection", passed);
+        out.put("also_used", beside);
+        out.put("dispatch", dispatch);
         System.out.println(
             new GsonBuilder().serializeNulls().setPrettyPrinting().create().toJson(out));
       } else {
@@ -161,12 +167,15 @@ public final class Main implements Callable<Integer> {
           for (String d : s.devices()) System.out.println("        device: " + d);
         }
         for (BackendStatus s : selection) {
-          if (s.reason() != null) System.out.println("skipped " + s.name() + ": " + s.reason());
+          if (s.reason() == null) continue;
+          String role = s.details().containsKey(Rectifier.COMPANION) ? "also " : "skipped ";
+          System.out.println(role + s.name() + ": " + s.reason());
         }
         System.out.println(
             selected != null
                 ? "selected: " + selected + " (requested: " + requested + ")"
                 : "selected: none: " + selectionError);
+        if (dispatch != null) System.out.println("dispatch: " + dispatch);
       }
       return selected != null ? 0 : badName ? BAD_INPUT : BACKEND_FAILURE;
     }

@@ -389,6 +389,47 @@ class CliIT {
     throw new AssertionError("info lists no backend " + name + ": " + info);
   }
 
+  // ------------------------------------------------------------------ bench
+
+  @Test
+  void benchMeasuresEveryBackendAgainstTheCopyAndDrawsThePlot() throws Exception {
+    Path png = dir.resolve("bench.png");
+    Result r =
+        run(
+            "bench",
+            "--functions",
+            "relu,gelu",
+            "--sizes",
+            "4096,65536",
+            "--time",
+            "0.05",
+            "--plot",
+            png,
+            "--json");
+    assertEquals(0, r.code(), r.err());
+    var rows = JsonParser.parseString(r.out()).getAsJsonArray();
+    List<String> seen = new ArrayList<>();
+    for (var e : rows) {
+      JsonObject row = e.getAsJsonObject();
+      seen.add(row.get("backend").getAsString() + "/" + row.get("memory").getAsString());
+      assertTrue(row.get("gbPerSecond").getAsDouble() > 0, row.toString());
+      assertTrue(row.get("ratioToCopy").getAsDouble() > 0, row.toString());
+    }
+    assertTrue(seen.contains("copy/host") && seen.contains("cpu/host"), seen.toString());
+    assertTrue(seen.contains("cpu/device"), seen.toString());
+    if (openClHere()) assertTrue(seen.contains("opencl/host"), seen.toString());
+    long backends =
+        seen.stream().map(k -> k.split("/")[0]).filter(k -> !k.equals("copy")).distinct().count();
+    assertEquals(
+        2 + backends * 2 * 2 * 2, rows.size(), "copies, then sizes x functions x memories");
+    byte[] head = Arrays.copyOf(Files.readAllBytes(png), 8);
+    assertArrayEquals(new byte[] {(byte) 0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'}, head);
+    r = run("bench", "--sizes", "0", "--plot", "-");
+    assertEquals(2, r.code(), r.err());
+    assertEquals(1, r.err().strip().lines().count(), r.err());
+    assertTrue(r.err().contains("--sizes"), r.err());
+  }
+
   // ------------------------------------------------------------------ CUDA faults
 
   /**

@@ -1,0 +1,117 @@
+package dev.rectifier;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.rectifier.Dispatch.Cost;
+import dev.rectifier.Dispatch.Costs;
+import dev.rectifier.cpu.CpuProvider;
+import dev.rectifier.opencl.OpenClProvider;
+import dev.rectifier.spi.Backend;
+import dev.rectifier.spi.BackendConfig;
+import dev.rectifier.spi.BackendProvider;
+import java.util.List;
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+
+/**
+ * Auto mode's per-call choice for host arrays between a device and the CPU: the rule on costs made
+ * up for the purpose (a PCIe GPU's shape), and the whole path on the real OpenCL backend (PoCL).
+ */
+class DispatchTest {
+  /** Made-up costs of the usual shape: a GPU with 20 us per call and 12 GB/s each way. */
+  private static final Costs GPU_LIKE =
+      new Costs(
+          new Cost(20e-6, 8 / 12e9), // relu: copies dominate, 8 bytes per float there and back
+          new Cost(20e-6, 8 / 12e9),
+          new Cost(1e-6, 8 / 25e9), // the CPU at its copy bandwidth
+          new Cost(1e-6, 4e-9)); // gelu on the CPU: 4 ns per element
+
+  @Test
+  void memoryBoundCallsStayOnTheCpuAndHeavyOnesGoToTheDeviceWhenLargeEnough() {
+    Activation relu = Activation.relu();
+    Activation gelu = Activation.gelu();
+    for (long n : new long[] {1, 4096, 1 << 20, 1 << 26}) {
+      assertFalse(Dispatch.onDevice(GPU_LIKE, relu, DType.FLOAT32, n), "relu at " + n);
+    }
+    assertFalse(Dispatch.onDevice(GPU_LIKE, gelu, DType.FLOAT32, 1024));
+    assertTrue(Dispatch.onDevice(GPU_LIKE, gelu, DType.FLOAT32, 1 << 20));
+    long even = Dispatch.breakEven(GPU_LIKE.deviceCompute(), GPU_LIKE.cpuCompute());
+    assertTrue(even > 1024 && even < (1 << 20), "break-even at " + even);
+    assertFalse(Dispatch.onDevice(GPU_LIKE, gelu, DType.FLOAT32, even - 1));
+    assertTrue(Dispatch.onDevice(GPU_LIKE, gelu, DType.FLOAT32, even));
+    // float64 counts twice: the same bytes reach the break-even at half the elements
+    assertTrue(Dispatch.onDevice(GPU_LIKE, gelu, DType.FLOAT64, (even + 1) / 2));
+    assertEquals(-1, Dispatch.breakEven(GPU_LIKE.deviceMemoryBound(), GPU_LIKE.cpuMemoryBound()));
+    String rule = Dispatch.describe("cuda", GPU_LIKE);
+    assertTrue(rule.contains("piecewise-linear functions never"), rule);
+    assertTrue(rule.contains("others from " + even + " elements"), rule);
+  }
+
+  @Test
+  void aFitThroughTwoTimingsGivesTheFixedAndPerElementCosts() {
+    Cost c = Cost.fit(1000, 11e-6, 101_000, 1011e-6);
+    assertEquals(1e-6, c.fixed(), 1e-12);
+    assertEquals(10e-9, c.perElement(), 1e-15);
+    assertEquals(0, Dispatch.breakEven(new Cost(0, 1e-9), new Cost(1e-6, 2e-9)));
+  }
+
+  /** The real OpenCL provider, which auto mode would pass over as a CPU device: a stand-in GPU. */
+  static final class StandInGpu implements BackendProvider {
+    private final OpenClProvider real = new OpenClProvider();
+
+    @Override
+    public String name() {
+      return real.name();
+    }
+
+    @Override
+    public BackendStatus probe() {
+      return real.probe();
+    }
+
+    @Override
+    public Backend open(BackendConfig config) {
+      return real.open(config);
+    }
+  }
+
+  @Test
+  void onARealDeviceHostArraysGoWhereMeasuredFasterAndResultsDoNotDependOnIt() {
+    BackendStatus s = new OpenClProvider().probe();
+    if (!s.usable()) {
+      if ("true".equalsIgnoreCase(System.getenv("CI"))) throw new AssertionError(s.reason());
+      System.out.println("SKIPPED the device half of DispatchTest: " + s.reason());
+      Assumptions.abort(s.reason());
+    }
+    float[] x = new float[300_000];
+    for (int i = 0; i < x.length; i++) x[i] = (i % 1000 - 500) / 50f;
+    float[] want = new float[x.length];
+    try (Rectifier cpu = Rectifier.create("cpu")) {
+      cpu.forward(Activation.gelu(), x, want);
+    }
+    List<BackendProvider> providers = List.of(new StandInGpu(), new CpuProvider());
+    try (Rectifier r = Rectifier.builder().providers(providers).build()) {
+      assertEquals("opencl", r.backend());
+      String rule = r.dispatchRule();
+      assertTrue(rule.startsWith("host arrays go to opencl when its measured cost is lower"), rule);
+      assertTrue(rule.contains("Measured: opencl"), rule);
+      BackendStatus also = r.selection().get(r.selection().size() - 1);
+      assertEquals("cpu", also.name());
+      assertTrue(also.details().containsKey(Rectifier.COMPANION), also.toString());
+      String where = r.backendFor(Activation.gelu(), DType.FLOAT32, x.length);
+      assertTrue(where.equals("opencl") || where.equals("cpu"), where);
+      System.out.println("DispatchTest on PoCL: " + rule + "; gelu on 300K floats: " + where);
+      float[] y = new float[x.length];
+      r.forward(Activation.gelu(), x, y);
+      assertArrayEquals(want, y, "the same floats wherever it ran");
+      try (DeviceBuffer b = r.upload(x);
+          DeviceBuffer o = r.allocate(DType.FLOAT32, x.length)) {
+        r.forward(Activation.gelu(), Shape.vector(x.length), b, o); // buffers stay on the device
+        assertArrayEquals(want, o.toFloatArray());
+      }
+    }
+  }
+}
