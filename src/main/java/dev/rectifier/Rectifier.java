@@ -37,7 +37,10 @@ import java.util.concurrent.locks.ReentrantReadWriteLock;
  * and the fix, never a silent fallback. A backend may compute some types only (an OpenCL device
  * without double precision computes float32): in auto mode the other types go to the next backend
  * in the order that computes them ({@link #backend(DType)}, {@link #selection()}); on a forced
- * backend a call in such a type is a {@link RectifierException}.
+ * backend a call in such a type is a {@link RectifierException}. In auto mode on a device backend,
+ * the CPU backend also works beside it: each call on host arrays goes where its measured cost is
+ * lower, copies included ({@link #dispatchRule()}, {@link #backendFor}); buffers compute where they
+ * live.
  *
  * <p><b>Calls.</b> Every array or buffer is C-ordered. The plain {@code float[]}/{@code double[]}
  * overloads see a one-dimensional tensor; the functions that act on channels ({@code prelu}, {@code

@@ -9,8 +9,6 @@ import dev.rectifier.Dispatch.Cost;
 import dev.rectifier.Dispatch.Costs;
 import dev.rectifier.cpu.CpuProvider;
 import dev.rectifier.opencl.OpenClProvider;
-import dev.rectifier.spi.Backend;
-import dev.rectifier.spi.BackendConfig;
 import dev.rectifier.spi.BackendProvider;
 import java.util.List;
 import org.junit.jupiter.api.Assumptions;
@@ -56,26 +54,6 @@ class DispatchTest {
     assertEquals(1e-6, c.fixed(), 1e-12);
     assertEquals(10e-9, c.perElement(), 1e-15);
     assertEquals(0, Dispatch.breakEven(new Cost(0, 1e-9), new Cost(1e-6, 2e-9)));
-  }
-
-  /** The real OpenCL provider, which auto mode would pass over as a CPU device: a stand-in GPU. */
-  static final class StandInGpu implements BackendProvider {
-    private final OpenClProvider real = new OpenClProvider();
-
-    @Override
-    public String name() {
-      return real.name();
-    }
-
-    @Override
-    public BackendStatus probe() {
-      return real.probe();
-    }
-
-    @Override
-    public Backend open(BackendConfig config) {
-      return real.open(config);
-    }
   }
 
   @Test

@@ -8,8 +8,6 @@ import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.rectifier.cpu.CpuProvider;
 import dev.rectifier.opencl.OpenClProvider;
-import dev.rectifier.spi.Backend;
-import dev.rectifier.spi.BackendConfig;
 import dev.rectifier.spi.BackendProvider;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
@@ -25,29 +23,6 @@ import org.junit.jupiter.api.Test;
  */
 class FloatOnlyDeviceTest {
   private static final String FP64 = "rectifier.opencl.fp64";
-
-  /**
-   * The real OpenCL provider, except that auto mode does not pass it over: a stand-in, named as
-   * such, for a GPU without fp64 (PoCL's device is a CPU, which auto mode passes over).
-   */
-  static final class StandInGpuWithoutFp64 implements BackendProvider {
-    private final OpenClProvider real = new OpenClProvider();
-
-    @Override
-    public String name() {
-      return real.name();
-    }
-
-    @Override
-    public BackendStatus probe() {
-      return real.probe();
-    }
-
-    @Override
-    public Backend open(BackendConfig config) {
-      return real.open(config);
-    }
-  }
 
   @BeforeAll
   static void requireOpenCl() {
@@ -99,7 +74,7 @@ class FloatOnlyDeviceTest {
     try (Rectifier cpu = Rectifier.create("cpu")) {
       cpu.forward(Activation.gelu(), x, want);
     }
-    List<BackendProvider> providers = List.of(new StandInGpuWithoutFp64(), new CpuProvider());
+    List<BackendProvider> providers = List.of(new StandInGpu(), new CpuProvider());
     try (Rectifier r = Rectifier.builder().providers(providers).failOnLeak(true).build()) {
       assertEquals("opencl", r.backend());
       assertEquals("opencl", r.backend(DType.FLOAT32));
