@@ -72,16 +72,19 @@ final class ElementwiseKernels {
           break;
         }
       case GELU:
-        for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.gelu(x[xo + i]);
+        if (VectorLoops.ENABLED) VectorLoops.gelu(x, xo, y, yo, n);
+        else for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.gelu(x[xo + i]);
         break;
       case GELU_TANH:
         for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.geluTanh(x[xo + i]);
         break;
       case SILU:
-        for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.silu(x[xo + i]);
+        if (VectorLoops.ENABLED) VectorLoops.silu(x, xo, y, yo, n);
+        else for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.silu(x[xo + i]);
         break;
       case MISH:
-        for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.mish(x[xo + i]);
+        if (VectorLoops.ENABLED) VectorLoops.mish(x, xo, y, yo, n);
+        else for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.mish(x[xo + i]);
         break;
       case SOFTPLUS:
         {
