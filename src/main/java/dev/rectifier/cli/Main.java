@@ -236,6 +236,37 @@ public final class Main implements Callable<Integer> {
         description = "auto (default), cpu ... (see info).")
     String backend;
 
+    @Option(
+        names = "--chunk-elements",
+        paramLabel = "N",
+        description =
+            "Stream the files N elements at a time (automatic for inputs over"
+                + " 256 MiB, with any number of elements; elementwise functions only).")
+    Integer chunkElements;
+
+    /**
+     * The chunk size when {@code f} on an input of {@code layout} streams, or 0 when it is read
+     * whole.
+     */
+    int chunk(Activation f, Npy.Layout layout) {
+      if (chunkElements != null && chunkElements < 1) {
+        throw new IllegalArgumentException(
+            "--chunk-elements is " + chunkElements + "; give 1 or more");
+      }
+      boolean wanted = chunkElements != null || layout.bytes() > NpyStream.STREAM_ABOVE;
+      if (!wanted) return 0;
+      if (!NpyStream.streams(f)) {
+        if (chunkElements == null) return 0; // read whole, as far as memory allows
+        throw new IllegalArgumentException(
+            "--chunk-elements: "
+                + f.function().id()
+                + (f.training() ? " --training" : "")
+                + " needs the whole tensor (channels, or slopes numbered from the start); drop"
+                + " the option");
+      }
+      return chunkElements != null ? chunkElements : NpyStream.DEFAULT_CHUNK;
+    }
+
     Activation activation() {
       Map<String, Double> values = new LinkedHashMap<>();
       for (Map.Entry<String, String> e : params.entrySet()) {
@@ -308,6 +339,28 @@ public final class Main implements Callable<Integer> {
     }
   }
 
+  private static Npy.Layout layout(String option, Path file) throws IOException {
+    try {
+      return Npy.layout(file);
+    } catch (IOException e) {
+      throw new Npy.NpyException(option + ": " + e.getMessage());
+    }
+  }
+
+  private static void streamed(
+      String what, Activation f, Npy.Layout x, int chunk, Rectifier r, long start) {
+    System.err.printf(
+        Locale.ROOT,
+        "%s %s %s%s streamed in chunks of %d on %s: %.1f ms%n",
+        what,
+        f,
+        name(x.dtype()),
+        Arrays.toString(x.shape()),
+        chunk,
+        r.backend(),
+        (System.nanoTime() - start) / 1e6);
+  }
+
   private static Npy.Array read(String option, Path file) throws IOException {
     try {
       return Npy.read(file);
@@ -359,6 +412,16 @@ public final class Main implements Callable<Integer> {
       FunctionOptions o = options;
       Activation f = o.activation();
       checkOutput("--output", output, o.input, o.weight);
+      Npy.Layout lx = layout("--input", o.input);
+      int chunk = o.chunk(f, lx);
+      if (chunk > 0) {
+        long start = System.nanoTime();
+        try (Rectifier r = engine(o.backend)) {
+          NpyStream.run(r, f, lx, o.input, null, null, output, chunk, "forward " + f);
+          streamed("forward", f, lx, chunk, r, start);
+        }
+        return 0;
+      }
       Npy.Array x = read("--input", o.input);
       Shape shape = Shape.of(x.shape());
       Shape out = f.outputShape(shape);
@@ -431,6 +494,33 @@ public final class Main implements Callable<Integer> {
       }
       checkOutput("--grad-input", gradInput, o.input, gradOutput, o.weight);
       if (prelu) checkOutput("--grad-weight", gradWeight, o.input, gradOutput, o.weight, gradInput);
+      Npy.Layout lx = layout("--input", o.input);
+      int chunk = o.chunk(f, lx);
+      if (chunk > 0) {
+        Npy.Layout lg = layout("--grad-output", gradOutput);
+        if (lg.dtype() != lx.dtype()) {
+          throw new IllegalArgumentException(
+              "--grad-output is "
+                  + name(lg.dtype())
+                  + " but --input is "
+                  + name(lx.dtype())
+                  + "; give both the same type");
+        }
+        if (!Arrays.equals(lg.shape(), lx.shape())) {
+          throw new IllegalArgumentException(
+              "--grad-output has shape "
+                  + Arrays.toString(lg.shape())
+                  + " but --input has "
+                  + Arrays.toString(lx.shape())
+                  + "; give a gradient of the input's shape");
+        }
+        long start = System.nanoTime();
+        try (Rectifier r = engine(o.backend)) {
+          NpyStream.run(r, f, lx, o.input, lg, gradOutput, gradInput, chunk, "backward " + f);
+          streamed("backward", f, lx, chunk, r, start);
+        }
+        return 0;
+      }
       Npy.Array x = read("--input", o.input);
       Npy.Array g = read("--grad-output", gradOutput);
       sameType("--grad-output", g, x);

@@ -60,69 +60,101 @@ public final class Npy {
     }
   }
 
+  /**
+   * Where a file's data lies and what it is, from its header alone (the data is not read): the
+   * header is checked as {@link #read} checks it, and the file must hold all the data it promises.
+   *
+   * @param order the byte order of the data
+   * @param dataStart the offset of the first element
+   * @param count the number of elements (any, up to 2^63 bytes)
+   */
+  public record Layout(DType dtype, ByteOrder order, long[] shape, long dataStart, long count) {
+    /** The size of the data in bytes. */
+    public long bytes() {
+      return count * dtype.bytes();
+    }
+  }
+
+  /** The layout of {@code file}; see {@link Layout}. */
+  public static Layout layout(Path file) throws IOException {
+    if (Files.isDirectory(file)) throw new NpyException(file + " is a directory, not a .npy file");
+    try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
+      return layout(ch, file);
+    } catch (NoSuchFileException e) {
+      throw new NpyException(file + " does not exist");
+    }
+  }
+
+  private static Layout layout(FileChannel ch, Path file) throws IOException {
+    long fileSize = ch.size();
+    ByteBuffer pre = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN);
+    readFully(ch, pre, file);
+    pre.flip();
+    if (pre.remaining() < 10) throw new NpyException(file + " is not a .npy file (too short)");
+    byte[] magic = new byte[6];
+    pre.get(magic);
+    if (!Arrays.equals(magic, MAGIC)) {
+      throw new NpyException(file + " is not a .npy file (no \\x93NUMPY magic)");
+    }
+    int major = pre.get() & 0xFF;
+    pre.get(); // minor
+    long headerLen;
+    int headerStart;
+    if (major == 1) {
+      headerLen = pre.getShort() & 0xFFFF;
+      headerStart = 10;
+    } else if (major == 2 || major == 3) {
+      if (pre.remaining() < 4) throw new NpyException(file + " is truncated in its header");
+      headerLen = pre.getInt() & 0xFFFFFFFFL;
+      headerStart = 12;
+    } else {
+      throw new NpyException(
+          file + " has .npy format version " + major + "; versions 1-3 are read");
+    }
+    if (headerLen > MAX_HEADER || headerStart + headerLen > fileSize) {
+      throw new NpyException(file + " is truncated or malformed: its header runs past the file");
+    }
+    ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
+    ch.position(headerStart);
+    readFully(ch, hb, file);
+    if (hb.hasRemaining()) throw new NpyException(file + " is truncated in its header");
+    String header =
+        new String(hb.array(), major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
+    Header h = parseHeader(header, file);
+    long dataStart = headerStart + headerLen;
+    long size = 1;
+    for (long d : h.shape) {
+      size = multiplyChecked(size, d, file);
+    }
+    long bytes = multiplyChecked(size, h.dtype.bytes(), file);
+    if (dataStart + bytes > fileSize) {
+      throw new NpyException(
+          file
+              + " is truncated: its header promises "
+              + size
+              + " elements ("
+              + bytes
+              + " bytes) but only "
+              + (fileSize - dataStart)
+              + " bytes of data follow");
+    }
+    return new Layout(h.dtype, h.order, h.shape, dataStart, size);
+  }
+
   /** Reads {@code file}. */
   public static Array read(Path file) throws IOException {
     if (Files.isDirectory(file)) throw new NpyException(file + " is a directory, not a .npy file");
     try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
-      long fileSize = ch.size();
-      ByteBuffer pre = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN);
-      readFully(ch, pre, file);
-      pre.flip();
-      if (pre.remaining() < 10) throw new NpyException(file + " is not a .npy file (too short)");
-      byte[] magic = new byte[6];
-      pre.get(magic);
-      if (!Arrays.equals(magic, MAGIC)) {
-        throw new NpyException(file + " is not a .npy file (no \\x93NUMPY magic)");
-      }
-      int major = pre.get() & 0xFF;
-      pre.get(); // minor
-      long headerLen;
-      int headerStart;
-      if (major == 1) {
-        headerLen = pre.getShort() & 0xFFFF;
-        headerStart = 10;
-      } else if (major == 2 || major == 3) {
-        if (pre.remaining() < 4) throw new NpyException(file + " is truncated in its header");
-        headerLen = pre.getInt() & 0xFFFFFFFFL;
-        headerStart = 12;
-      } else {
-        throw new NpyException(
-            file + " has .npy format version " + major + "; versions 1-3 are read");
-      }
-      if (headerLen > MAX_HEADER || headerStart + headerLen > fileSize) {
-        throw new NpyException(file + " is truncated or malformed: its header runs past the file");
-      }
-      ByteBuffer hb = ByteBuffer.allocate((int) headerLen);
-      ch.position(headerStart);
-      readFully(ch, hb, file);
-      if (hb.hasRemaining()) throw new NpyException(file + " is truncated in its header");
-      String header =
-          new String(hb.array(), major == 3 ? StandardCharsets.UTF_8 : StandardCharsets.ISO_8859_1);
-      Header h = parseHeader(header, file);
-      long dataStart = headerStart + headerLen;
-      long size = 1;
-      for (long d : h.shape) {
-        size = multiplyChecked(size, d, file);
-      }
-      long bytes = multiplyChecked(size, h.dtype.bytes(), file);
-      if (dataStart + bytes > fileSize) {
-        throw new NpyException(
-            file
-                + " is truncated: its header promises "
-                + size
-                + " elements ("
-                + bytes
-                + " bytes) but only "
-                + (fileSize - dataStart)
-                + " bytes of data follow");
-      }
+      Layout l = layout(ch, file);
+      long size = l.count();
       if (size > Integer.MAX_VALUE - 8) {
         throw new NpyException(
             file + " has " + size + " elements; this version reads at most 2^31 - 9 per file");
       }
-      ByteBuffer data = ch.map(FileChannel.MapMode.READ_ONLY, dataStart, bytes).order(h.order);
+      ByteBuffer data =
+          ch.map(FileChannel.MapMode.READ_ONLY, l.dataStart(), l.bytes()).order(l.order());
       Object array;
-      if (h.dtype == DType.FLOAT32) {
+      if (l.dtype() == DType.FLOAT32) {
         float[] a = new float[(int) size];
         data.asFloatBuffer().get(a);
         array = a;
@@ -131,9 +163,9 @@ public final class Npy {
         data.asDoubleBuffer().get(a);
         array = a;
       }
-      int[] dims = new int[h.shape.length];
-      for (int i = 0; i < dims.length; i++) dims[i] = (int) h.shape[i]; // each <= size < 2^31
-      return new Array(h.dtype, dims, array);
+      int[] dims = new int[l.shape().length];
+      for (int i = 0; i < dims.length; i++) dims[i] = (int) l.shape()[i]; // each <= size < 2^31
+      return new Array(l.dtype(), dims, array);
     } catch (NoSuchFileException e) {
       throw new NpyException(file + " does not exist");
     }
@@ -229,6 +261,21 @@ public final class Npy {
    * untouched or complete.
    */
   public static void writeAtomically(Path target, int[] shape, Object data) throws IOException {
+    Path tmp = temporaryBeside(target);
+    try {
+      write(tmp, shape, data);
+      moveOver(tmp, target);
+    } finally {
+      Files.deleteIfExists(tmp);
+    }
+  }
+
+  /**
+   * A new empty file beside {@code target}, for writing a result that {@link #moveOver} then puts
+   * in place whole. Not Files.createTempFile: that makes the file owner-only (0600), and the rename
+   * would carry it to the output; createFile gives what a new file normally gets (umask).
+   */
+  static Path temporaryBeside(Path target) throws IOException {
     Path dir = target.toAbsolutePath().getParent();
     // Not Files.createTempFile: it makes the file owner-only (0600), and the rename would carry
     // that to the output. createFile gives the permissions a new file normally gets (umask).
@@ -243,22 +290,45 @@ public final class Npy {
         if (attempt > 100) throw e;
       }
     }
+    return tmp;
+  }
+
+  /** Renames {@code tmp} over {@code target}, atomically where the file system can. */
+  static void moveOver(Path tmp, Path target) throws IOException {
     try {
-      write(tmp, shape, data);
-      try {
-        Files.move(
-            tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
-      } catch (AtomicMoveNotSupportedException e) {
-        Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
-      }
-    } finally {
-      Files.deleteIfExists(tmp);
+      Files.move(tmp, target, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+    } catch (AtomicMoveNotSupportedException e) {
+      Files.move(tmp, target, StandardCopyOption.REPLACE_EXISTING);
     }
   }
 
   /** Writes a version 1 header (version 2 when it does not fit) and the data, little-endian. */
   public static void write(Path file, int[] shape, Object data) throws IOException {
     boolean isFloat = data instanceof float[];
+    long[] dimsLong = new long[shape.length];
+    for (int i = 0; i < shape.length; i++) dimsLong[i] = shape[i];
+    try (OutputStream out = Files.newOutputStream(file)) {
+      out.write(header(isFloat ? DType.FLOAT32 : DType.FLOAT64, dimsLong));
+      int n = isFloat ? ((float[]) data).length : ((double[]) data).length;
+      int width = isFloat ? 4 : 8;
+      ByteBuffer chunk = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
+      for (int i = 0; i < n; ) {
+        chunk.clear();
+        int m = Math.min(n - i, chunk.capacity() / width);
+        if (isFloat) chunk.asFloatBuffer().put((float[]) data, i, m);
+        else chunk.asDoubleBuffer().put((double[]) data, i, m);
+        out.write(chunk.array(), 0, m * width);
+        i += m;
+      }
+    }
+  }
+
+  /**
+   * The magic, version and header of a little-endian C-order file of {@code dtype} and {@code
+   * shape}, padded so that the data starts on a 64-byte boundary, as numpy does.
+   */
+  static byte[] header(DType dtype, long[] shape) {
+    boolean isFloat = dtype == DType.FLOAT32;
     StringBuilder dims = new StringBuilder();
     for (int i = 0; i < shape.length; i++) {
       dims.append(shape[i]).append(shape.length == 1 ? "," : (i + 1 < shape.length ? ", " : ""));
@@ -279,24 +349,11 @@ public final class Npy {
       version = 2;
     }
     String header = dict + " ".repeat(total - prefix - dict.length() - 1) + "\n";
-    ByteBuffer head = ByteBuffer.allocate(prefix).order(ByteOrder.LITTLE_ENDIAN);
+    ByteBuffer head = ByteBuffer.allocate(prefix + header.length()).order(ByteOrder.LITTLE_ENDIAN);
     head.put(MAGIC).put((byte) version).put((byte) 0);
     if (version == 1) head.putShort((short) header.length());
     else head.putInt(header.length());
-    try (OutputStream out = Files.newOutputStream(file)) {
-      out.write(head.array());
-      out.write(header.getBytes(StandardCharsets.ISO_8859_1));
-      int n = isFloat ? ((float[]) data).length : ((double[]) data).length;
-      int width = isFloat ? 4 : 8;
-      ByteBuffer chunk = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
-      for (int i = 0; i < n; ) {
-        chunk.clear();
-        int m = Math.min(n - i, chunk.capacity() / width);
-        if (isFloat) chunk.asFloatBuffer().put((float[]) data, i, m);
-        else chunk.asDoubleBuffer().put((double[]) data, i, m);
-        out.write(chunk.array(), 0, m * width);
-        i += m;
-      }
-    }
+    head.put(header.getBytes(StandardCharsets.ISO_8859_1));
+    return head.array();
   }
 }

@@ -389,6 +389,126 @@ class CliIT {
     throw new AssertionError("info lists no backend " + name + ": " + info);
   }
 
+  // ------------------------------------------------------------------ streaming
+
+  /**
+   * A file streamed through memory maps in chunks (here 7 elements, so every golden file takes
+   * several, with a ragged last one) gives the same bytes as the file read whole.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("streamedCases")
+  void aStreamedFileGivesTheBytesOfAWholeOne(String name, String backend) throws Exception {
+    String function = name.substring(0, name.lastIndexOf("_0_"));
+    Path x = g(name + ".x.npy");
+    Path gr = g(name + ".g.npy");
+    Path whole = dir.resolve("whole.npy");
+    Path streamed = dir.resolve("streamed.npy");
+    Result r = run("forward", function, "--backend", backend, "--input", x, "--output", whole);
+    assertEquals(0, r.code(), r.err());
+    r =
+        run(
+            "forward",
+            function,
+            "--backend",
+            backend,
+            "--input",
+            x,
+            "--output",
+            streamed,
+            "--chunk-elements",
+            7);
+    assertEquals(0, r.code(), r.err());
+    assertTrue(r.err().contains("streamed in chunks of 7"), r.err());
+    assertArrayEquals(Files.readAllBytes(whole), Files.readAllBytes(streamed), name + " forward");
+    r =
+        run(
+            "backward",
+            function,
+            "--backend",
+            backend,
+            "--input",
+            x,
+            "--grad-output",
+            gr,
+            "--grad-input",
+            whole);
+    assertEquals(0, r.code(), r.err());
+    r =
+        run(
+            "backward",
+            function,
+            "--backend",
+            backend,
+            "--input",
+            x,
+            "--grad-output",
+            gr,
+            "--grad-input",
+            streamed,
+            "--chunk-elements",
+            7);
+    assertEquals(0, r.code(), r.err());
+    assertArrayEquals(Files.readAllBytes(whole), Files.readAllBytes(streamed), name + " backward");
+  }
+
+  static Stream<Arguments> streamedCases() throws Exception {
+    List<Arguments> cases = new ArrayList<>();
+    for (String n : List.of("relu_0_f32", "elu_0_f64", "gelu_0_f32", "mish_0_f64", "silu_0_f32")) {
+      cases.add(Arguments.of(n, "cpu"));
+    }
+    if (openClHere()) cases.add(Arguments.of("gelu_0_f32", "opencl"));
+    return cases.stream();
+  }
+
+  @Test
+  void onlyElementwiseFunctionsStreamAndAWrongGradientIsRefusedFirst() throws Exception {
+    Path y = dir.resolve("y.npy");
+    Result r =
+        run(
+            "forward",
+            "crelu",
+            "--input",
+            g("relu_0_f32.x.npy"),
+            "--output",
+            y,
+            "--chunk-elements",
+            100);
+    assertEquals(2, r.code(), r.err());
+    assertEquals(1, r.err().strip().lines().count(), r.err());
+    assertTrue(r.err().contains("--chunk-elements") && r.err().contains("whole tensor"), r.err());
+    assertFalse(Files.exists(y));
+    r =
+        run(
+            "backward",
+            "relu",
+            "--input",
+            g("relu_0_f32.x.npy"),
+            "--grad-output",
+            g("relu_0_f64.g.npy"),
+            "--grad-input",
+            y,
+            "--chunk-elements",
+            100);
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("--grad-output is float64"), r.err());
+    assertFalse(Files.exists(y));
+    r =
+        run(
+            "forward",
+            "relu",
+            "--input",
+            g("relu_0_f32.x.npy"),
+            "--output",
+            y,
+            "--chunk-elements",
+            0);
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("--chunk-elements is 0"), r.err());
+    try (Stream<Path> left = Files.list(dir)) {
+      assertTrue(left.noneMatch(p -> p.getFileName().toString().endsWith(".tmp")), "no temp file");
+    }
+  }
+
   // ------------------------------------------------------------------ bench
 
   @Test

@@ -1,0 +1,143 @@
+package dev.rectifier.cli;
+
+import dev.rectifier.Activation;
+import dev.rectifier.DType;
+import dev.rectifier.Rectifier;
+import java.io.IOException;
+import java.io.RandomAccessFile;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.channels.FileChannel;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
+import me.tongfei.progressbar.ProgressBar;
+import me.tongfei.progressbar.ProgressBarBuilder;
+import me.tongfei.progressbar.ProgressBarStyle;
+
+/**
+ * Elementwise forward and backward over {@code .npy} files of any size, larger than memory
+ * included: the inputs are read a chunk at a time (positional reads into one direct buffer), each
+ * chunk computed through the engine (so on any backend), its result written at its place in a
+ * temporary file beside the target that is renamed over it at the end (the target is untouched on
+ * an error). A progress bar shows on a terminal for large files.
+ *
+ * <p>Not memory maps, though they were the first choice: on a 4 GiB float32 file here, mapping each
+ * chunk took 11.8 s for relu and grew the process to 8.5 GB resident (every mapped page counts, and
+ * writing a fresh file through a map faults each page in), where reads and writes take 2.5 s in 105
+ * MB, beside {@code cp}'s 2.0-3.0 s for the same file.
+ *
+ * <p>Chunks are computed as separate calls, so only functions without a per-element counter may
+ * stream: every function but PReLU, CReLU, Maxout (which need the whole tensor's shape) and RReLU
+ * in training (whose random slopes are numbered from the start of a call).
+ */
+final class NpyStream {
+  /** Inputs larger than this stream without being asked to (bytes of data). */
+  static final long STREAM_ABOVE = 256L << 20;
+
+  /** Elements per chunk: 16 MiB of float32, large enough that a call's fixed cost vanishes. */
+  static final int DEFAULT_CHUNK = 1 << 22;
+
+  private NpyStream() {}
+
+  /** Whether {@code f} may be computed a chunk at a time. */
+  static boolean streams(Activation f) {
+    return !f.function().channelwise()
+        && !(f.function() == Activation.Function.RRELU && f.training());
+  }
+
+  /**
+   * Computes {@code f} over {@code x} (and, backward, {@code g}) into {@code target}.
+   *
+   * @param g the gradient's layout and file, null forward
+   */
+  static void run(
+      Rectifier engine,
+      Activation f,
+      Npy.Layout x,
+      Path xFile,
+      Npy.Layout g,
+      Path gFile,
+      Path target,
+      int chunk,
+      String label)
+      throws IOException {
+    DType t = x.dtype();
+    int b = t.bytes();
+    byte[] header = Npy.header(t, x.shape());
+    Path tmp = Npy.temporaryBeside(target);
+    boolean bar = System.console() != null && x.bytes() > STREAM_ABOVE;
+    try (FileChannel xc = FileChannel.open(xFile, StandardOpenOption.READ);
+        FileChannel gc = g == null ? null : FileChannel.open(gFile, StandardOpenOption.READ);
+        RandomAccessFile out = new RandomAccessFile(tmp.toFile(), "rw");
+        ProgressBar progress = bar ? bar(label, x.count()) : null) {
+      out.setLength(header.length + x.bytes());
+      FileChannel oc = out.getChannel();
+      oc.write(ByteBuffer.wrap(header), 0);
+      int size = (int) Math.min(chunk, Math.max(1, x.count()));
+      Object xs = t == DType.FLOAT32 ? new float[size] : new double[size];
+      Object gs = g == null ? null : (t == DType.FLOAT32 ? new float[size] : new double[size]);
+      Object ys = t == DType.FLOAT32 ? new float[size] : new double[size];
+      ByteBuffer io = ByteBuffer.allocateDirect(size * b);
+      for (long from = 0; from < x.count(); from += size) {
+        int n = (int) Math.min(size, x.count() - from);
+        read(xc, x.dataStart() + from * b, io, n * b, x.order(), xs, n);
+        if (g != null) read(gc, g.dataStart() + from * b, io, n * b, g.order(), gs, n);
+        compute(engine, f, xs, gs, ys, n);
+        io.clear().limit(n * b);
+        io.order(ByteOrder.LITTLE_ENDIAN);
+        if (ys instanceof float[] a) io.asFloatBuffer().put(a, 0, n);
+        else io.asDoubleBuffer().put((double[]) ys, 0, n);
+        long at = header.length + from * b;
+        while (io.hasRemaining()) at += oc.write(io, at);
+        if (progress != null) progress.stepBy(n);
+      }
+    } catch (IOException | RuntimeException | Error e) {
+      Files.deleteIfExists(tmp);
+      throw e;
+    }
+    try {
+      Npy.moveOver(tmp, target);
+    } finally {
+      Files.deleteIfExists(tmp);
+    }
+  }
+
+  private static ProgressBar bar(String label, long count) {
+    return new ProgressBarBuilder()
+        .setTaskName(label)
+        .setInitialMax(count)
+        .setUnit(" M elements", 1_000_000)
+        .setStyle(ProgressBarStyle.ASCII)
+        .showSpeed()
+        .build();
+  }
+
+  /**
+   * Reads {@code bytes} at {@code at} through {@code io} into the first elements of {@code into}.
+   */
+  private static void read(
+      FileChannel ch, long at, ByteBuffer io, int bytes, ByteOrder order, Object into, int n)
+      throws IOException {
+    io.clear().limit(bytes);
+    while (io.hasRemaining()) {
+      int r = ch.read(io, at + io.position());
+      if (r < 0) throw new IOException("the file ended early (it changed while being read?)");
+    }
+    io.flip();
+    io.order(order);
+    if (into instanceof float[] a) io.asFloatBuffer().get(a, 0, n);
+    else io.asDoubleBuffer().get((double[]) into, 0, n);
+  }
+
+  private static void compute(Rectifier r, Activation f, Object x, Object g, Object y, int n) {
+    if (x instanceof float[] xf) {
+      if (g == null) r.forward(f, xf, 0, (float[]) y, 0, n);
+      else r.backward(f, xf, 0, (float[]) g, 0, (float[]) y, 0, n);
+    } else {
+      double[] xd = (double[]) x;
+      if (g == null) r.forward(f, xd, 0, (double[]) y, 0, n);
+      else r.backward(f, xd, 0, (double[]) g, 0, (double[]) y, 0, n);
+    }
+  }
+}
