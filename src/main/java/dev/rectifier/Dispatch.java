@@ -7,14 +7,15 @@ import java.util.Locale;
 /**
  * Auto mode's choice, per call on host arrays, between a device backend and the CPU backend. A
  * device computes fast but pays a fixed cost per call and the copies of every element over its bus
- * both ways; the CPU computes in place. Each side's cost is modelled as {@code t(n) = fixed + n *
- * perElement}, one model for memory-bound functions (the piecewise-linear ones, measured with relu)
- * and one for the others (measured with gelu), fitted to float32 calls of 4K and 1M elements timed
- * on this machine the first time host arrays are used (calibration, about a second), and scaled by
- * the element size for float64. The device computes a call when its model predicts less time.
- * Buffers resident on a device stay there: the choice is only for host arrays.
+ * both ways; the CPU computes in place. Each side's cost for a function is modelled as {@code t(n)
+ * = fixed + n * perElement}, fitted to float32 calls of that function on 4K and 1M elements timed
+ * on this machine the first time the function is called on host arrays (a fraction of a second),
+ * and scaled by the element size for float64. One model per function, because devices differ
+ * unevenly: PoCL runs relu 7x slower than the CPU backend but silu 2x faster (its compiler
+ * vectorizes the math). The device computes a call when its model predicts less time. Buffers
+ * resident on a device stay there: the choice is only for host arrays.
  *
- * <p>Thread-safety: the costs are immutable once measured.
+ * <p>Thread-safety: a model is immutable once measured.
  */
 final class Dispatch {
   /** {@code t(n) = fixed + n * perElement}, in seconds. */
@@ -32,18 +33,14 @@ final class Dispatch {
     }
   }
 
-  /** The measured models: on the device and on the CPU, for each kind of function. */
-  record Costs(Cost deviceMemoryBound, Cost deviceCompute, Cost cpuMemoryBound, Cost cpuCompute) {}
+  /** One function's measured models, on the device and on the CPU. */
+  record Costs(Cost device, Cost cpu) {}
 
   private Dispatch() {}
 
-  /** Whether a call of {@code f} on {@code n} elements of {@code t} goes to the device. */
-  static boolean onDevice(Costs c, Activation f, DType t, long n) {
-    boolean memoryBound = f.function().piecewiseLinear();
-    long even =
-        memoryBound
-            ? breakEven(c.deviceMemoryBound(), c.cpuMemoryBound())
-            : breakEven(c.deviceCompute(), c.cpuCompute());
+  /** Whether a call on {@code n} elements of {@code t} with these costs goes to the device. */
+  static boolean onDevice(Costs c, DType t, long n) {
+    long even = breakEven(c.device(), c.cpu());
     return even >= 0 && n * t.bytes() / DType.FLOAT32.bytes() >= even;
   }
 
@@ -61,21 +58,34 @@ final class Dispatch {
     return (long) Math.floor(extra / faster) + 1;
   }
 
-  /** The rule as {@code info} prints it. */
-  static String describe(String device, Costs c) {
-    return String.format(
-        Locale.ROOT,
-        "host arrays go to %s when its measured cost is lower: piecewise-linear functions %s,"
-            + " others %s (float32 elements; float64 counts each as two). Measured: %s %s / %s,"
-            + " cpu %s / %s",
-        device,
-        from(breakEven(c.deviceMemoryBound(), c.cpuMemoryBound())),
-        from(breakEven(c.deviceCompute(), c.cpuCompute())),
-        device,
-        show(c.deviceMemoryBound()),
-        show(c.deviceCompute()),
-        show(c.cpuMemoryBound()),
-        show(c.cpuCompute()));
+  /**
+   * The activation a function's model is measured with: the call's own for an elementwise function;
+   * relu, the same memory traffic, for the channel functions (which need shapes).
+   */
+  static Activation representative(Activation f) {
+    return f.function().channelwise() ? Activation.relu() : f;
+  }
+
+  /** The rule as {@code info} prints it, with each function measured so far. */
+  static String describe(String device, java.util.Map<String, Costs> measured) {
+    StringBuilder s =
+        new StringBuilder("host arrays go to ")
+            .append(device)
+            .append(" where its measured cost is lower (float32 elements; float64 counts each as")
+            .append(" two), per function, measured at its first call:");
+    for (java.util.Map.Entry<String, Costs> e : measured.entrySet()) {
+      Costs c = e.getValue();
+      s.append(
+          String.format(
+              Locale.ROOT,
+              " %s %s (%s %s, cpu %s);",
+              e.getKey(),
+              from(breakEven(c.device(), c.cpu())),
+              device,
+              show(c.device()),
+              show(c.cpu())));
+    }
+    return s.toString();
   }
 
   private static String from(long n) {
@@ -87,19 +97,18 @@ final class Dispatch {
         Locale.ROOT, "%.1f us + %.3f ns/element", c.fixed() * 1e6, c.perElement() * 1e9);
   }
 
-  /** Times relu and gelu on both backends, float32 host arrays of 4K and 1M elements. */
-  static Costs calibrate(Backend device, Backend cpu) {
-    Activation relu = Activation.relu();
-    Activation gelu = Activation.gelu();
-    return new Costs(
-        measure(device, relu), measure(device, gelu), measure(cpu, relu), measure(cpu, gelu));
+  /** Times {@code f} on both backends, float32 host arrays of 4K and 1M elements. */
+  static Costs calibrate(Activation f, Backend device, Backend cpu) {
+    return new Costs(measure(device, f), measure(cpu, f));
   }
 
   private static final int SMALL = 4096;
   private static final int LARGE = 1 << 20;
 
   private static Cost measure(Backend b, Activation f) {
-    return Cost.fit(SMALL, best(b, f, SMALL, 40), LARGE, best(b, f, LARGE, 4));
+    // the large calls first: they get the JIT to compile the loops before the small ones are timed
+    double large = best(b, f, LARGE, 4);
+    return Cost.fit(SMALL, best(b, f, SMALL, 200), LARGE, large);
   }
 
   /**

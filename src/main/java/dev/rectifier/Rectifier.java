@@ -78,8 +78,9 @@ public final class Rectifier implements AutoCloseable {
   /** In auto mode on a device backend: the CPU backend, for host-array calls it does faster. */
   private final Backend hostCpu;
 
-  private final Object calibrating = new Object();
-  private volatile Dispatch.Costs costs;
+  /** Per function (rrelu training apart), the measured costs, in the order measured. */
+  private final Map<String, Dispatch.Costs> costs = new java.util.LinkedHashMap<>();
+
   private final List<BackendStatus> selection;
   private final String requested;
   private final boolean failOnLeak;
@@ -437,18 +438,16 @@ public final class Rectifier implements AutoCloseable {
   private Backend onHost(Activation f, HostArray x) {
     Backend b = on(x.dtype());
     if (hostCpu == null || b == hostCpu) return b;
-    return Dispatch.onDevice(costs(b), f, x.dtype(), x.length()) ? b : hostCpu;
+    return Dispatch.onDevice(costs(b, f), x.dtype(), x.length()) ? b : hostCpu;
   }
 
-  private Dispatch.Costs costs(Backend device) {
-    Dispatch.Costs c = costs;
-    if (c == null) {
-      synchronized (calibrating) {
-        c = costs;
-        if (c == null) costs = c = Dispatch.calibrate(device, hostCpu);
-      }
+  /** The measured costs of {@code f}'s kind of call, measured now if this is the first. */
+  private Dispatch.Costs costs(Backend device, Activation f) {
+    Activation r = Dispatch.representative(f);
+    String key = r.function().id() + (r.training() ? " --training" : "");
+    synchronized (costs) {
+      return costs.computeIfAbsent(key, k -> Dispatch.calibrate(r, device, hostCpu));
     }
-    return c;
   }
 
   /**
@@ -460,12 +459,13 @@ public final class Rectifier implements AutoCloseable {
     Objects.requireNonNull(f, "activation");
     Backend b = byType.get(Objects.requireNonNull(dtype, "dtype"));
     if (hostCpu == null || b == hostCpu) return b.name();
-    return Dispatch.onDevice(costs(b), f, dtype, length) ? b.name() : hostCpu.name();
+    return Dispatch.onDevice(costs(b, f), dtype, length) ? b.name() : hostCpu.name();
   }
 
   /**
    * How calls on host arrays are placed: on one backend, or, in auto mode on a device backend, on
-   * the device or the CPU by their measured costs (measured here, the first time).
+   * the device or the CPU by their measured costs, per function: each function measured so far, and
+   * relu and gelu (measured here if not yet).
    */
   public String dispatchRule() {
     Backend b = byType.get(DType.FLOAT32);
@@ -476,7 +476,11 @@ public final class Rectifier implements AutoCloseable {
               ? " (float64 on " + byType.get(DType.FLOAT64).name() + ")"
               : "");
     }
-    return Dispatch.describe(b.name(), costs(b));
+    costs(b, Activation.relu()); // at least a memory-bound and a compute-bound function
+    costs(b, Activation.gelu());
+    synchronized (costs) {
+      return Dispatch.describe(b.name(), new java.util.LinkedHashMap<>(costs));
+    }
   }
 
   /** What was asked for: {@code auto} or a backend's name. */

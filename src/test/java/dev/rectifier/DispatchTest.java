@@ -10,7 +10,9 @@ import dev.rectifier.Dispatch.Costs;
 import dev.rectifier.cpu.CpuProvider;
 import dev.rectifier.opencl.OpenClProvider;
 import dev.rectifier.spi.BackendProvider;
+import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 
@@ -20,32 +22,41 @@ import org.junit.jupiter.api.Test;
  */
 class DispatchTest {
   /** Made-up costs of the usual shape: a GPU with 20 us per call and 12 GB/s each way. */
-  private static final Costs GPU_LIKE =
+  private static final Costs RELU_ON_A_GPU =
       new Costs(
-          new Cost(20e-6, 8 / 12e9), // relu: copies dominate, 8 bytes per float there and back
-          new Cost(20e-6, 8 / 12e9),
-          new Cost(1e-6, 8 / 25e9), // the CPU at its copy bandwidth
-          new Cost(1e-6, 4e-9)); // gelu on the CPU: 4 ns per element
+          new Cost(20e-6, 8 / 12e9), // copies dominate: 8 bytes per float there and back
+          new Cost(1e-6, 8 / 25e9)); // the CPU at its copy bandwidth
+
+  private static final Costs GELU_ON_A_GPU =
+      new Costs(new Cost(20e-6, 8 / 12e9), new Cost(1e-6, 4e-9)); // gelu: 4 ns per float on CPU
 
   @Test
   void memoryBoundCallsStayOnTheCpuAndHeavyOnesGoToTheDeviceWhenLargeEnough() {
-    Activation relu = Activation.relu();
-    Activation gelu = Activation.gelu();
     for (long n : new long[] {1, 4096, 1 << 20, 1 << 26}) {
-      assertFalse(Dispatch.onDevice(GPU_LIKE, relu, DType.FLOAT32, n), "relu at " + n);
+      assertFalse(Dispatch.onDevice(RELU_ON_A_GPU, DType.FLOAT32, n), "relu at " + n);
     }
-    assertFalse(Dispatch.onDevice(GPU_LIKE, gelu, DType.FLOAT32, 1024));
-    assertTrue(Dispatch.onDevice(GPU_LIKE, gelu, DType.FLOAT32, 1 << 20));
-    long even = Dispatch.breakEven(GPU_LIKE.deviceCompute(), GPU_LIKE.cpuCompute());
+    assertFalse(Dispatch.onDevice(GELU_ON_A_GPU, DType.FLOAT32, 1024));
+    assertTrue(Dispatch.onDevice(GELU_ON_A_GPU, DType.FLOAT32, 1 << 20));
+    long even = Dispatch.breakEven(GELU_ON_A_GPU.device(), GELU_ON_A_GPU.cpu());
     assertTrue(even > 1024 && even < (1 << 20), "break-even at " + even);
-    assertFalse(Dispatch.onDevice(GPU_LIKE, gelu, DType.FLOAT32, even - 1));
-    assertTrue(Dispatch.onDevice(GPU_LIKE, gelu, DType.FLOAT32, even));
+    assertFalse(Dispatch.onDevice(GELU_ON_A_GPU, DType.FLOAT32, even - 1));
+    assertTrue(Dispatch.onDevice(GELU_ON_A_GPU, DType.FLOAT32, even));
     // float64 counts twice: the same bytes reach the break-even at half the elements
-    assertTrue(Dispatch.onDevice(GPU_LIKE, gelu, DType.FLOAT64, (even + 1) / 2));
-    assertEquals(-1, Dispatch.breakEven(GPU_LIKE.deviceMemoryBound(), GPU_LIKE.cpuMemoryBound()));
-    String rule = Dispatch.describe("cuda", GPU_LIKE);
-    assertTrue(rule.contains("piecewise-linear functions never"), rule);
-    assertTrue(rule.contains("others from " + even + " elements"), rule);
+    assertTrue(Dispatch.onDevice(GELU_ON_A_GPU, DType.FLOAT64, (even + 1) / 2));
+    assertEquals(-1, Dispatch.breakEven(RELU_ON_A_GPU.device(), RELU_ON_A_GPU.cpu()));
+    Map<String, Costs> measured = new LinkedHashMap<>();
+    measured.put("relu", RELU_ON_A_GPU);
+    measured.put("gelu", GELU_ON_A_GPU);
+    String rule = Dispatch.describe("cuda", measured);
+    assertTrue(rule.contains("relu never"), rule);
+    assertTrue(rule.contains("gelu from " + even + " elements"), rule);
+  }
+
+  @Test
+  void channelFunctionsAreMeasuredAsReluAndElementwiseOnesAsThemselves() {
+    assertEquals(Activation.relu(), Dispatch.representative(Activation.prelu()));
+    Activation silu = Activation.silu();
+    assertEquals(silu, Dispatch.representative(silu));
   }
 
   @Test
@@ -74,8 +85,9 @@ class DispatchTest {
     try (Rectifier r = Rectifier.builder().providers(providers).build()) {
       assertEquals("opencl", r.backend());
       String rule = r.dispatchRule();
-      assertTrue(rule.startsWith("host arrays go to opencl when its measured cost is lower"), rule);
-      assertTrue(rule.contains("Measured: opencl"), rule);
+      assertTrue(
+          rule.startsWith("host arrays go to opencl where its measured cost is lower"), rule);
+      assertTrue(rule.contains(" relu ") && rule.contains(" gelu "), rule);
       BackendStatus also = r.selection().get(r.selection().size() - 1);
       assertEquals("cpu", also.name());
       assertTrue(also.details().containsKey(Rectifier.COMPANION), also.toString());
