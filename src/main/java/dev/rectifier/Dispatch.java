@@ -20,10 +20,6 @@ import java.util.Locale;
 final class Dispatch {
   /** {@code t(n) = fixed + n * perElement}, in seconds. */
   record Cost(double fixed, double perElement) {
-    double seconds(long n) {
-      return fixed + n * perElement;
-    }
-
     /**
      * Fitted through two timings: {@code t1} for {@code n1} elements, {@code t2} for {@code n2}.
      */

@@ -436,9 +436,13 @@ public final class Rectifier implements AutoCloseable {
 
   /** The backend for a call on host arrays: the device, or the CPU where it is faster. */
   private Backend onHost(Activation f, HostArray x) {
-    Backend b = on(x.dtype());
+    return placed(on(x.dtype()), f, x.dtype(), x.length());
+  }
+
+  /** {@code b}, or the CPU beside it where its measured costs say host arrays go faster there. */
+  private Backend placed(Backend b, Activation f, DType dtype, long length) {
     if (hostCpu == null || b == hostCpu) return b;
-    return Dispatch.onDevice(costs(b, f), x.dtype(), x.length()) ? b : hostCpu;
+    return Dispatch.onDevice(costs(b, f), dtype, length) ? b : hostCpu;
   }
 
   /** The measured costs of {@code f}'s kind of call, measured now if this is the first. */
@@ -457,9 +461,7 @@ public final class Rectifier implements AutoCloseable {
    */
   public String backendFor(Activation f, DType dtype, long length) {
     Objects.requireNonNull(f, "activation");
-    Backend b = byType.get(Objects.requireNonNull(dtype, "dtype"));
-    if (hostCpu == null || b == hostCpu) return b.name();
-    return Dispatch.onDevice(costs(b, f), dtype, length) ? b.name() : hostCpu.name();
+    return placed(byType.get(Objects.requireNonNull(dtype, "dtype")), f, dtype, length).name();
   }
 
   /**

@@ -4,14 +4,12 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.rectifier.cpu.CpuProvider;
 import dev.rectifier.opencl.OpenClProvider;
 import dev.rectifier.spi.BackendProvider;
 import java.util.List;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -26,11 +24,7 @@ class FloatOnlyDeviceTest {
 
   @BeforeAll
   static void requireOpenCl() {
-    BackendStatus s = new OpenClProvider().probe();
-    if (s.usable()) return;
-    if ("true".equalsIgnoreCase(System.getenv("CI"))) fail("OpenCL expected in CI: " + s.reason());
-    System.out.println("SKIPPED FloatOnlyDeviceTest: " + s.reason());
-    Assumptions.abort(s.reason());
+    ExpectOpenCl.here("FloatOnlyDeviceTest");
   }
 
   @BeforeEach

@@ -2,10 +2,10 @@ package dev.rectifier.cli;
 
 import com.google.gson.GsonBuilder;
 import dev.rectifier.Activation;
-import dev.rectifier.BackendStatus;
 import dev.rectifier.DType;
 import dev.rectifier.DeviceBuffer;
 import dev.rectifier.Rectifier;
+import dev.rectifier.RectifierException;
 import dev.rectifier.Shape;
 import java.io.IOException;
 import java.io.OutputStream;
@@ -115,9 +115,10 @@ final class Bench implements Callable<Integer> {
         throw new IllegalArgumentException("--plot " + plot + ": no such directory");
       }
     }
-    List<String> names = new ArrayList<>();
-    if (backend != null) names.add(backend.trim().toLowerCase(Locale.ROOT));
-    else for (BackendStatus s : Rectifier.probeAll()) if (s.usable()) names.add(s.name());
+    List<String> names =
+        backend != null
+            ? List.of(backend.trim().toLowerCase(Locale.ROOT))
+            : Rectifier.backendNames();
 
     List<Row> rows = new ArrayList<>();
     Map<Integer, Double> copy = new LinkedHashMap<>();
@@ -127,7 +128,15 @@ final class Bench implements Callable<Integer> {
       rows.add(new Row("copy", "host", "arraycopy", n, us, gb(n, t, us), 1));
     }
     for (String name : names) {
-      try (Rectifier r = Rectifier.builder().backend(name).build()) {
+      Rectifier opened;
+      try {
+        opened = Rectifier.builder().backend(name).build(); // probes it: once, not twice
+      } catch (RectifierException e) {
+        if (backend != null) throw e;
+        System.err.println("skipped " + name + ": " + e.getMessage());
+        continue;
+      }
+      try (Rectifier r = opened) {
         for (Activation f : fs) {
           for (int n : sizes) {
             Data d = new Data(n, t);

@@ -369,15 +369,10 @@ public final class Main implements Callable<Integer> {
     }
   }
 
-  private static void sameType(String option, Npy.Array a, Npy.Array x) {
-    if (a.dtype() != x.dtype()) {
+  private static void sameType(String option, DType a, DType x) {
+    if (a != x) {
       throw new IllegalArgumentException(
-          option
-              + " is "
-              + name(a.dtype())
-              + " but --input is "
-              + name(x.dtype())
-              + "; give both the same type");
+          option + " is " + name(a) + " but --input is " + name(x) + "; give both the same type");
     }
   }
 
@@ -426,7 +421,7 @@ public final class Main implements Callable<Integer> {
       Shape shape = Shape.of(x.shape());
       Shape out = f.outputShape(shape);
       Npy.Array w = o.weight == null ? null : read("--weight", o.weight);
-      if (w != null) sameType("--weight", w, x);
+      if (w != null) sameType("--weight", w.dtype(), x.dtype());
       Object y = newArray(x.dtype(), out.size());
       long start = System.nanoTime();
       try (Rectifier r = engine(o.backend)) {
@@ -498,14 +493,7 @@ public final class Main implements Callable<Integer> {
       int chunk = o.chunk(f, lx);
       if (chunk > 0) {
         Npy.Layout lg = layout("--grad-output", gradOutput);
-        if (lg.dtype() != lx.dtype()) {
-          throw new IllegalArgumentException(
-              "--grad-output is "
-                  + name(lg.dtype())
-                  + " but --input is "
-                  + name(lx.dtype())
-                  + "; give both the same type");
-        }
+        sameType("--grad-output", lg.dtype(), lx.dtype());
         if (!Arrays.equals(lg.shape(), lx.shape())) {
           throw new IllegalArgumentException(
               "--grad-output has shape "
@@ -523,7 +511,7 @@ public final class Main implements Callable<Integer> {
       }
       Npy.Array x = read("--input", o.input);
       Npy.Array g = read("--grad-output", gradOutput);
-      sameType("--grad-output", g, x);
+      sameType("--grad-output", g.dtype(), x.dtype());
       Shape shape = Shape.of(x.shape());
       Shape out = f.outputShape(shape);
       if (!Arrays.equals(g.shape(), out.dims())) {
@@ -539,7 +527,7 @@ public final class Main implements Callable<Integer> {
                 + "; give a gradient of that shape");
       }
       Npy.Array w = o.weight == null ? null : read("--weight", o.weight);
-      if (w != null) sameType("--weight", w, x);
+      if (w != null) sameType("--weight", w.dtype(), x.dtype());
       Object dx = newArray(x.dtype(), shape.size());
       Object dw = w == null ? null : newArray(x.dtype(), w.size());
       long start = System.nanoTime();

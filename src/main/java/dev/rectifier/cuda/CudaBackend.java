@@ -295,9 +295,7 @@ final class CudaBackend implements Backend {
     }
     HostArray h = (HostArray) o;
     for (HostArray s : ranges) {
-      if (s.array() == h.array() && s.offset() == h.offset() && s.count() == h.count()) {
-        return mem.get(s);
-      }
+      if (s.sameRange(h)) return mem.get(s);
     }
     CUdeviceptr p = new CUdeviceptr();
     long bytes = Math.max(1, (long) h.count() * h.dtype().bytes());

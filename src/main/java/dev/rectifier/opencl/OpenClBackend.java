@@ -245,9 +245,7 @@ final class OpenClBackend implements Backend {
       if (o instanceof BackendBuffer b) return cl(b).mem();
       HostArray h = (HostArray) o;
       for (HostArray s : seen) {
-        if (s.array() == h.array() && s.offset() == h.offset() && s.count() == h.count()) {
-          return made.get(s);
-        }
+        if (s.sameRange(h)) return made.get(s);
       }
       long bytes = Math.max(1, (long) h.count() * h.dtype().bytes());
       cl_mem m =

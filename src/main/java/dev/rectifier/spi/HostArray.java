@@ -39,6 +39,13 @@ public final class HostArray implements Operand {
     return count;
   }
 
+  /**
+   * Whether {@code other} is the same elements of the same array (an in-place call's two sides).
+   */
+  public boolean sameRange(HostArray other) {
+    return array == other.array && offset == other.offset && count == other.count;
+  }
+
   @Override
   public DType dtype() {
     return array instanceof float[] ? DType.FLOAT32 : DType.FLOAT64;

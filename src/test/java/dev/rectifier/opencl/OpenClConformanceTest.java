@@ -1,10 +1,7 @@
 package dev.rectifier.opencl;
 
-import static org.junit.jupiter.api.Assertions.fail;
-
 import dev.rectifier.BackendConformanceTest;
-import dev.rectifier.BackendStatus;
-import org.junit.jupiter.api.Assumptions;
+import dev.rectifier.ExpectOpenCl;
 import org.junit.jupiter.api.BeforeAll;
 
 /**
@@ -14,14 +11,7 @@ import org.junit.jupiter.api.BeforeAll;
 class OpenClConformanceTest extends BackendConformanceTest {
   @BeforeAll
   static void requireOpenCl() {
-    BackendStatus s = new OpenClProvider().probe();
-    if (s.usable()) return;
-    String why = "OpenCL cannot run here: " + s.reason();
-    if ("true".equalsIgnoreCase(System.getenv("CI"))) {
-      fail(why + " (CI expects PoCL: .ci/run installs pocl-opencl-icd)");
-    }
-    System.out.println("SKIPPED OpenClConformanceTest: " + why);
-    Assumptions.abort(why);
+    ExpectOpenCl.here("OpenClConformanceTest");
   }
 
   /**

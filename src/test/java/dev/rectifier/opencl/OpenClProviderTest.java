@@ -4,14 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.rectifier.BackendStatus;
+import dev.rectifier.ExpectOpenCl;
 import dev.rectifier.Rectifier;
 import dev.rectifier.RectifierException;
 import org.jocl.CL;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
@@ -19,11 +18,7 @@ import org.junit.jupiter.api.Test;
 class OpenClProviderTest {
   @BeforeAll
   static void requireOpenCl() {
-    BackendStatus s = new OpenClProvider().probe();
-    if (s.usable()) return;
-    if ("true".equalsIgnoreCase(System.getenv("CI"))) fail("OpenCL expected in CI: " + s.reason());
-    System.out.println("SKIPPED OpenClProviderTest: " + s.reason());
-    Assumptions.abort(s.reason());
+    ExpectOpenCl.here("OpenClProviderTest");
   }
 
   @AfterEach
