@@ -30,6 +30,7 @@ final class CpuBackend implements Backend {
 
   private final int threads;
   private final ForkJoinPool pool;
+  private final FloatLoops loops = FloatLoops.choose();
 
   CpuBackend(BackendConfig config) {
     this.threads = config.threads();
@@ -105,7 +106,8 @@ final class CpuBackend implements Backend {
         grain(f),
         (from, to) -> {
           if (xa instanceof float[] xf) {
-            ElementwiseKernels.forward(f, xf, xo + from, (float[]) ya, yo + from, to - from, from);
+            ElementwiseKernels.forward(
+                f, xf, xo + from, (float[]) ya, yo + from, to - from, from, loops);
           } else {
             ElementwiseKernels.forward(
                 f, (double[]) xa, xo + from, (double[]) ya, yo + from, to - from, from);

@@ -28,10 +28,24 @@ public final class CpuProvider implements BackendProvider {
       }
       int cores = Runtime.getRuntime().availableProcessors();
       String jvm = System.getProperty("java.vm.name") + " " + System.getProperty("java.version");
+      FloatLoops loops = FloatLoops.choose();
       return BackendStatus.usable(
           NAME,
-          List.of(System.getProperty("os.arch") + ", " + cores + " cores, " + jvm),
-          Map.of("cores", Integer.toString(cores), "jvm", jvm));
+          List.of(
+              System.getProperty("os.arch")
+                  + ", "
+                  + cores
+                  + " cores, "
+                  + jvm
+                  + "; "
+                  + loops.describe()),
+          Map.of(
+              "cores",
+              Integer.toString(cores),
+              "jvm",
+              jvm,
+              "float32_loops",
+              loops.name().toLowerCase(java.util.Locale.ROOT)));
     } catch (RuntimeException | LinkageError e) {
       return BackendStatus.unusable(NAME, "the smoke test failed: " + e);
     }

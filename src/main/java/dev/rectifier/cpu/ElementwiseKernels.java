@@ -20,10 +20,14 @@ final class ElementwiseKernels {
   // 2^75: two multiplications send every non-zero float to magnitude >= 2 (see relu).
   private static final float TWO_75 = 0x1p75f;
 
-  static void forward(Activation f, float[] x, int xo, float[] y, int yo, int n, long index0) {
+  static void forward(
+      Activation f, float[] x, int xo, float[] y, int yo, int n, long index0, FloatLoops loops) {
+    boolean api = loops == FloatLoops.VECTOR_API;
+    boolean autoVectorized = loops == FloatLoops.AUTO_VECTORIZED;
     switch (f.function()) {
       case RELU:
-        relu(x, xo, y, yo, n);
+        if (api) VectorApiLoops.relu(x, xo, y, yo, n);
+        else relu(x, xo, y, yo, n);
         break;
       case LEAKY_RELU:
         leaky(x, xo, y, yo, n, (float) f.param("slope"));
@@ -59,38 +63,49 @@ final class ElementwiseKernels {
       case ELU:
         {
           double a = (float) f.param("alpha");
-          for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.eluForFloat(x[xo + i], a);
+          if (api) VectorApiLoops.elu(x, xo, y, yo, n, 1, a);
+          else for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.eluForFloat(x[xo + i], a);
           break;
         }
       case SELU:
-        for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.seluForFloat(x[xo + i]);
+        if (api) {
+          VectorApiLoops.elu(x, xo, y, yo, n, Activation.SELU_SCALE, Formulas.SELU_SCALE_ALPHA);
+        } else {
+          for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.seluForFloat(x[xo + i]);
+        }
         break;
       case CELU:
         {
           double a = (float) f.param("alpha");
-          for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.celu(x[xo + i], a);
+          if (api) VectorApiLoops.celu(x, xo, y, yo, n, a);
+          else for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.celu(x[xo + i], a);
           break;
         }
       case GELU:
-        if (VectorLoops.ENABLED) VectorLoops.gelu(x, xo, y, yo, n);
+        if (api) VectorApiLoops.gelu(x, xo, y, yo, n);
+        else if (autoVectorized) VectorLoops.gelu(x, xo, y, yo, n);
         else for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.gelu(x[xo + i]);
         break;
       case GELU_TANH:
-        for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.geluTanh(x[xo + i]);
+        if (api) VectorApiLoops.geluTanh(x, xo, y, yo, n);
+        else for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.geluTanh(x[xo + i]);
         break;
       case SILU:
-        if (VectorLoops.ENABLED) VectorLoops.silu(x, xo, y, yo, n);
+        if (api) VectorApiLoops.silu(x, xo, y, yo, n);
+        else if (autoVectorized) VectorLoops.silu(x, xo, y, yo, n);
         else for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.silu(x[xo + i]);
         break;
       case MISH:
-        if (VectorLoops.ENABLED) VectorLoops.mish(x, xo, y, yo, n);
+        if (api) VectorApiLoops.mish(x, xo, y, yo, n);
+        else if (autoVectorized) VectorLoops.mish(x, xo, y, yo, n);
         else for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.mish(x[xo + i]);
         break;
       case SOFTPLUS:
         {
           double b = (float) f.param("beta");
           double t = (float) f.param("threshold");
-          for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.softplus(x[xo + i], b, t);
+          if (api) VectorApiLoops.softplus(x, xo, y, yo, n, b, t);
+          else for (int i = 0; i < n; i++) y[yo + i] = (float) Formulas.softplus(x[xo + i], b, t);
           break;
         }
       default:
@@ -99,10 +114,11 @@ final class ElementwiseKernels {
   }
 
   /**
-   * relu without a branch, so that C2 vectorizes it: {@code max(x, -0) * m} with {@code m = -1} for
-   * {@code x < 0} (turning the -0 into +0) and {@code m = 1} otherwise, -0 included. {@code m = 1 +
-   * 2t}, {@code t = min(max(x * 2^150, -1), 0)} is -1 for every negative float (even the smallest
-   * subnormal reaches -2), -0 for -0 and 0 for the rest; NaN stays NaN throughout.
+   * relu without a branch, so that C2 vectorizes it: {@code min(max(x, +0), u)}, {@code u = w (w +
+   * 1)}, {@code w = x * 2^150}. {@code max(x, +0)} is relu but for -0, which it turns into +0; u
+   * puts the -0 back: it is -0 for x = -0, positive for every negative x (w <= -2 even for the
+   * smallest subnormal, so w (w + 1) >= 2, or +inf) and at least x for positive x; NaN stays NaN.
+   * Two min/max where the form before had three: a 4K call 0.61 to 0.39 us (JDK 17, one core).
    */
   private static void relu(float[] x, int xo, float[] y, int yo, int n) {
     if (xo == yo) {
@@ -110,15 +126,15 @@ final class ElementwiseKernels {
       // is written, and vectorizes; with two offsets it cannot rule that out (3x slower here).
       for (int i = xo; i < xo + n; i++) {
         float v = x[i];
-        float t = Math.min(Math.max(v * TWO_75 * TWO_75, -1f), 0f);
-        y[i] = Math.max(v, -0f) * (1f + 2f * t);
+        float w = v * TWO_75 * TWO_75;
+        y[i] = Math.min(Math.max(v, 0f), w * (w + 1f));
       }
       return;
     }
     for (int i = 0; i < n; i++) {
       float v = x[xo + i];
-      float t = Math.min(Math.max(v * TWO_75 * TWO_75, -1f), 0f);
-      y[yo + i] = Math.max(v, -0f) * (1f + 2f * t);
+      float w = v * TWO_75 * TWO_75;
+      y[yo + i] = Math.min(Math.max(v, 0f), w * (w + 1f));
     }
   }
 
@@ -152,8 +168,8 @@ final class ElementwiseKernels {
       // lo = +0 (relu6): min(relu(x), hi), relu as above, equals the select bit for bit.
       for (int i = xo; i < xo + n; i++) {
         float v = x[i];
-        float t = Math.min(Math.max(v * TWO_75 * TWO_75, -1f), 0f);
-        y[i] = Math.min(Math.max(v, -0f) * (1f + 2f * t), hi);
+        float w = v * TWO_75 * TWO_75;
+        y[i] = Math.min(Math.min(Math.max(v, 0f), w * (w + 1f)), hi);
       }
       return;
     }

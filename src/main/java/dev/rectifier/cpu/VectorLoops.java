@@ -18,14 +18,12 @@ package dev.rectifier.cpu;
  *
  * <p>When: C2 vectorizes these loops from JDK 25 on (measured: silu over 16M floats on one thread
  * 65 ms with Math.exp, 14 ms so). JDK 17's C2 does not vectorize loops that mix float and double
- * widths, and there the same loop is 6x slower than Math.exp's: {@link #ENABLED} is true from JDK
- * 25 (21 is not measured here, so it keeps the scalar loops).
+ * widths, and there the same loop is 6x slower than Math.exp's. {@link FloatLoops} picks them on
+ * JDK 25 or later when the Vector API's loops cannot run (21 is not measured here, so it keeps the
+ * scalar loops).
  */
 final class VectorLoops {
   private VectorLoops() {}
-
-  /** Whether the CPU backend uses these loops: on JDK 25 or later. */
-  static final boolean ENABLED = Runtime.version().feature() >= 25;
 
   private static final double SCALE = 1.0 / 1024;
 
@@ -56,6 +54,31 @@ final class VectorLoops {
     return p;
   }
 
+  /** {@link #erfcx}'s polynomial in s, highest power first (shared with {@link VectorApiLoops}). */
+  static final double[] ERFCX = {
+    7.506453173401124e-10,
+    1.206481198594708e-09,
+    -1.0185678178421969e-08,
+    -1.6292596872316536e-08,
+    1.0137679911461345e-07,
+    1.2915664212477613e-07,
+    -1.0386788011744362e-06,
+    -4.191290352999456e-07,
+    1.1120816552275103e-05,
+    -1.2587389657230628e-05,
+    -0.00010105242199407409,
+    0.00040784587860779724,
+    -6.139171775844329e-07,
+    -0.005700877353643581,
+    0.029155772732357445,
+    -0.09323378608322286,
+    0.22604302870656257,
+    -0.4440170045752245,
+    0.7288155448827599,
+    -1.0152626608819428,
+    1.2082577704743822,
+  };
+
   /**
    * erfcx(z) = exp(z^2) erfc(z) for 0 <= z <= 30 (clamped): P(s) / (z + 3.75), s = t * 1.125 +
    * 0.125 with t = (z - 3.75) / (z + 3.75). P is the Chebyshev series of degree 20 that the
@@ -68,27 +91,27 @@ final class VectorLoops {
     double zc = Math.min(z, 30.0);
     double zk = zc + 3.75;
     double s = ((zc - 3.75) / zk) * 1.125 + 0.125;
-    double p = 7.506453173401124e-10;
-    p = Math.fma(p, s, 1.206481198594708e-09);
-    p = Math.fma(p, s, -1.0185678178421969e-08);
-    p = Math.fma(p, s, -1.6292596872316536e-08);
-    p = Math.fma(p, s, 1.0137679911461345e-07);
-    p = Math.fma(p, s, 1.2915664212477613e-07);
-    p = Math.fma(p, s, -1.0386788011744362e-06);
-    p = Math.fma(p, s, -4.191290352999456e-07);
-    p = Math.fma(p, s, 1.1120816552275103e-05);
-    p = Math.fma(p, s, -1.2587389657230628e-05);
-    p = Math.fma(p, s, -0.00010105242199407409);
-    p = Math.fma(p, s, 0.00040784587860779724);
-    p = Math.fma(p, s, -6.139171775844329e-07);
-    p = Math.fma(p, s, -0.005700877353643581);
-    p = Math.fma(p, s, 0.029155772732357445);
-    p = Math.fma(p, s, -0.09323378608322286);
-    p = Math.fma(p, s, 0.22604302870656257);
-    p = Math.fma(p, s, -0.4440170045752245);
-    p = Math.fma(p, s, 0.7288155448827599);
-    p = Math.fma(p, s, -1.0152626608819428);
-    p = Math.fma(p, s, 1.2082577704743822);
+    double p = ERFCX[0];
+    p = Math.fma(p, s, ERFCX[1]);
+    p = Math.fma(p, s, ERFCX[2]);
+    p = Math.fma(p, s, ERFCX[3]);
+    p = Math.fma(p, s, ERFCX[4]);
+    p = Math.fma(p, s, ERFCX[5]);
+    p = Math.fma(p, s, ERFCX[6]);
+    p = Math.fma(p, s, ERFCX[7]);
+    p = Math.fma(p, s, ERFCX[8]);
+    p = Math.fma(p, s, ERFCX[9]);
+    p = Math.fma(p, s, ERFCX[10]);
+    p = Math.fma(p, s, ERFCX[11]);
+    p = Math.fma(p, s, ERFCX[12]);
+    p = Math.fma(p, s, ERFCX[13]);
+    p = Math.fma(p, s, ERFCX[14]);
+    p = Math.fma(p, s, ERFCX[15]);
+    p = Math.fma(p, s, ERFCX[16]);
+    p = Math.fma(p, s, ERFCX[17]);
+    p = Math.fma(p, s, ERFCX[18]);
+    p = Math.fma(p, s, ERFCX[19]);
+    p = Math.fma(p, s, ERFCX[20]);
     return p / zk;
   }
 

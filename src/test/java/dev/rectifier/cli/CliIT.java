@@ -357,6 +357,51 @@ class CliIT {
     assertTrue(cpu.get("usable").getAsBoolean());
   }
 
+  /**
+   * The CPU backend says which float32 loops it runs: the scalar ones for a plain {@code java -jar}
+   * on JDK 17, with the fix named; the Vector API's when the module is added (here through {@code
+   * JDK_JAVA_OPTIONS}, as a user of the jar would). Both give the golden ELU within the contract.
+   */
+  @Test
+  void infoNamesTheFloat32LoopsAndTheVectorApiModuleTurnsThemOn() throws Exception {
+    Map<String, String> vector = Map.of("JDK_JAVA_OPTIONS", "--add-modules jdk.incubator.vector");
+    for (Map<String, String> env : List.of(Map.<String, String>of(), vector)) {
+      Result r = run(env, "info", "--json");
+      assertEquals(0, r.code(), r.err());
+      var backends = JsonParser.parseString(r.out()).getAsJsonObject().getAsJsonArray("backends");
+      var cpu = backends.get(backends.size() - 1).getAsJsonObject();
+      String loops = cpu.getAsJsonObject("details").get("float32_loops").getAsString();
+      String device = cpu.getAsJsonArray("devices").get(0).getAsString();
+      if (env.isEmpty()) {
+        if (Runtime.version().feature() < 25) assertEquals("scalar", loops, device);
+        assertTrue(device.contains("--add-modules jdk.incubator.vector"), device);
+      } else {
+        assertEquals("vector_api", loops, device);
+        assertTrue(device.contains("Vector API"), device);
+      }
+      Path y = dir.resolve("elu" + env.size() + ".npy");
+      r =
+          run(
+              env,
+              "forward",
+              "elu",
+              "--param",
+              "alpha=1",
+              "--input",
+              g("elu_0_f32.x.npy"),
+              "--output",
+              y);
+      assertEquals(0, r.code(), r.err());
+      float[] got = (float[]) Npy.read(y).data();
+      float[] want = (float[]) Npy.read(g("elu_0_f32.y_exact.npy")).data();
+      for (int i = 0; i < want.length; i++) {
+        assertTrue(
+            dev.rectifier.Ulp.distance(got[i], want[i]) <= 4,
+            "elu at " + i + ": " + got[i] + " want " + want[i] + " (" + loops + ")");
+      }
+    }
+  }
+
   @Test
   void theEnvironmentVariableForcesABackend() throws Exception {
     Result r = run(Map.of("RECTIFIER_BACKEND", "cpu"), "info", "--json");

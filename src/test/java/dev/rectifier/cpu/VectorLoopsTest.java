@@ -67,15 +67,23 @@ class VectorLoopsTest {
     return x;
   }
 
-  private interface Loop {
+  interface Loop {
     void run(float[] x, int xo, float[] y, int yo, int n);
   }
 
-  private interface Exact {
+  interface Exact {
     double at(double x);
   }
 
-  private static void check(String name, Loop loop, Exact exact) {
+  static void check(String name, Loop loop, Exact exact) {
+    check(name, loop, exact, 1);
+  }
+
+  /**
+   * Runs {@code loop} out of place, at another output offset and in place over the inputs, and
+   * holds it to {@code maxUlp} of {@code exact} rounded to float (0 on the special values).
+   */
+  static void check(String name, Loop loop, Exact exact, long maxUlp) {
     float[] x = inputs();
     float[] y = new float[x.length];
     loop.run(x, 0, y, 0, x.length);
@@ -88,7 +96,7 @@ class VectorLoopsTest {
       float want = (float) exact.at(x[i]);
       long d = Ulp.distance(y[i], want);
       boolean special = i < SPECIALS.length;
-      if ((special && d != 0) || d > 1) {
+      if ((special && d != 0) || d > maxUlp) {
         fail(name + "(" + x[i] + ") = " + y[i] + ", want " + want + " (" + d + " ULP)");
       }
       worst = Math.max(worst, d);
@@ -96,22 +104,22 @@ class VectorLoopsTest {
         fail(name + " at " + i + ": the three loops disagree");
       }
     }
-    System.out.println("VectorLoops." + name + ": worst " + worst + " ULP from Formulas");
-    assertTrue(worst <= 1);
+    System.out.println(name + ": worst " + worst + " ULP from Formulas");
+    assertTrue(worst <= maxUlp);
   }
 
   @Test
   void siluIsWithinOneUlpOfTheScalarDefinition() {
-    check("silu", VectorLoops::silu, Formulas::silu);
+    check("VectorLoops.silu", VectorLoops::silu, Formulas::silu);
   }
 
   @Test
   void mishIsWithinOneUlpOfTheScalarDefinition() {
-    check("mish", VectorLoops::mish, Formulas::mish);
+    check("VectorLoops.mish", VectorLoops::mish, Formulas::mish);
   }
 
   @Test
   void geluIsWithinOneUlpOfTheScalarDefinition() {
-    check("gelu", VectorLoops::gelu, Formulas::gelu);
+    check("VectorLoops.gelu", VectorLoops::gelu, Formulas::gelu);
   }
 }
