@@ -70,6 +70,12 @@ public final class Rectifier implements AutoCloseable {
   /** The system property that makes a leak at close an error ({@code true}/{@code false}). */
   public static final String FAIL_ON_LEAK_PROPERTY = "rectifier.failOnLeak";
 
+  /**
+   * The system property that makes failed calls on host arrays re-run on the CPU backend: {@code
+   * cpu}, or {@code none} (the default).
+   */
+  public static final String FALLBACK_PROPERTY = "rectifier.fallback";
+
   private static final System.Logger LOG = System.getLogger(Rectifier.class.getName());
 
   private final Backend backend;
@@ -77,6 +83,9 @@ public final class Rectifier implements AutoCloseable {
 
   /** In auto mode on a device backend: the CPU backend, for host-array calls it does faster. */
   private final Backend hostCpu;
+
+  /** With {@value #FALLBACK_PROPERTY}=cpu on another backend: the CPU, to re-run failed calls. */
+  private final Backend fallback;
 
   /** Per function (rrelu training apart), the measured costs, in the order measured. */
   private final Map<String, Dispatch.Costs> costs = new java.util.LinkedHashMap<>();
@@ -92,11 +101,13 @@ public final class Rectifier implements AutoCloseable {
       Backend backend,
       Map<DType, Backend> byType,
       Backend hostCpu,
+      Backend fallback,
       List<BackendStatus> selection,
       String requested,
       boolean failOnLeak) {
     this.backend = backend;
     this.hostCpu = hostCpu;
+    this.fallback = fallback;
     this.byType = new EnumMap<>(DType.class);
     for (DType t : DType.values()) this.byType.put(t, byType.getOrDefault(t, backend));
     this.selection = List.copyOf(selection);
@@ -155,6 +166,7 @@ public final class Rectifier implements AutoCloseable {
     private String backend;
     private Integer threads;
     private Boolean failOnLeak;
+    private String fallback;
     private List<BackendProvider> providers = null;
 
     private Builder() {}
@@ -181,6 +193,28 @@ public final class Rectifier implements AutoCloseable {
     public Builder failOnLeak(boolean failOnLeak) {
       this.failOnLeak = failOnLeak;
       return this;
+    }
+
+    /**
+     * What a call on host arrays does when its backend fails: {@code "none"} (the default: the
+     * error, naming the backend, the operation and the cause) or {@code "cpu"}: re-run it on the
+     * CPU backend, with a warning (logged as {@code dev.rectifier.Rectifier}), and give the CPU's
+     * result. In-place calls then keep a copy of their input, so that the re-run starts from it.
+     * Calls on {@link DeviceBuffer}s never fall back: their data is on the failed device. Default:
+     * the system property {@value #FALLBACK_PROPERTY}.
+     */
+    public Builder fallback(String fallback) {
+      this.fallback = checkFallback(Objects.requireNonNull(fallback, "fallback"), "fallback");
+      return this;
+    }
+
+    private static String checkFallback(String value, String from) {
+      String v = value.trim().toLowerCase(Locale.ROOT);
+      if (!v.equals("cpu") && !v.equals("none")) {
+        throw new IllegalArgumentException(
+            from + " is '" + value + "'; give cpu (re-run failed calls on the CPU) or none");
+      }
+      return v;
     }
 
     /** Other providers in place of the built-in list, for tests of the selection itself. */
@@ -217,13 +251,56 @@ public final class Rectifier implements AutoCloseable {
           new BackendConfig(threads != null ? threads : Runtime.getRuntime().availableProcessors());
       boolean leakIsError =
           failOnLeak != null ? failOnLeak : Boolean.getBoolean(FAIL_ON_LEAK_PROPERTY);
+      String fb = fallback;
+      if (fb == null && System.getProperty(FALLBACK_PROPERTY) != null) {
+        fb = checkFallback(System.getProperty(FALLBACK_PROPERTY), "-D" + FALLBACK_PROPERTY);
+      }
+      boolean cpuFallback = "cpu".equals(fb);
       return name.equals("auto")
-          ? auto(list, config, leakIsError)
-          : forced(list, name, source, config, leakIsError);
+          ? auto(list, config, leakIsError, cpuFallback)
+          : forced(list, name, source, config, leakIsError, cpuFallback);
+    }
+
+    /**
+     * The CPU backend to re-run failed calls on when asked for and {@code chosen} is another one:
+     * {@code hostCpu} where there is one, else one opened now; null otherwise.
+     */
+    private static Backend fallbackCpu(
+        boolean wanted,
+        Backend chosen,
+        Backend hostCpu,
+        List<BackendProvider> list,
+        BackendConfig config,
+        List<BackendStatus> seen) {
+      if (!wanted || chosen.name().equals("cpu")) return null;
+      if (hostCpu != null) return hostCpu;
+      for (BackendProvider q : list) {
+        if (!q.name().equals("cpu")) continue;
+        BackendStatus status = safeProbe(q);
+        if (!status.usable()) break;
+        Backend cpu = q.open(config);
+        seen.add(
+            new BackendStatus(
+                q.name(),
+                true,
+                "re-runs the calls on host arrays that fail on "
+                    + chosen.name()
+                    + " ("
+                    + FALLBACK_PROPERTY
+                    + "=cpu)",
+                status.devices(),
+                companion(status)));
+        return cpu;
+      }
+      throw new RectifierException(
+          FALLBACK_PROPERTY + "=cpu was asked for, but no CPU backend runs in this build");
     }
 
     private static Rectifier auto(
-        List<BackendProvider> list, BackendConfig config, boolean leakIsError) {
+        List<BackendProvider> list,
+        BackendConfig config,
+        boolean leakIsError,
+        boolean cpuFallback) {
       List<BackendStatus> seen = new ArrayList<>();
       for (int i = 0; i < list.size(); i++) {
         BackendProvider p = list.get(i);
@@ -250,6 +327,7 @@ public final class Rectifier implements AutoCloseable {
         seen.add(status);
         if (b == null) continue;
         Map<DType, Backend> byType = new EnumMap<>(DType.class);
+        Backend hostCpuOpened = null;
         try {
           for (DType t : DType.values()) {
             String why = b.unsupported(t);
@@ -262,10 +340,13 @@ public final class Rectifier implements AutoCloseable {
           for (Backend o : byType.values()) if (o.name().equals("cpu")) cpu = o;
           if (cpu == null && !b.name().equals("cpu")) {
             cpu = openHostCpu(p.name(), list, config, seen);
+            hostCpuOpened = cpu;
           }
-          return new Rectifier(b, byType, cpu, seen, "auto", leakIsError);
+          Backend fb = fallbackCpu(cpuFallback, b, cpu, list, config, seen);
+          return new Rectifier(b, byType, cpu, fb, seen, "auto", leakIsError);
         } catch (RuntimeException | Error e) {
           new LinkedHashSet<>(byType.values()).forEach(Backend::close);
+          if (hostCpuOpened != null) hostCpuOpened.close();
           b.close();
           throw e;
         }
@@ -360,7 +441,8 @@ public final class Rectifier implements AutoCloseable {
         String name,
         String source,
         BackendConfig config,
-        boolean leakIsError) {
+        boolean leakIsError,
+        boolean cpuFallback) {
       List<String> known = new ArrayList<>();
       for (BackendProvider p : list) {
         known.add(p.name());
@@ -378,11 +460,20 @@ public final class Rectifier implements AutoCloseable {
                   + String.join(", ", known(list))
                   + ", or auto)");
         }
+        Backend b;
         try {
-          return new Rectifier(p.open(config), Map.of(), null, List.of(status), name, leakIsError);
+          b = p.open(config);
         } catch (RectifierException e) {
           throw new RectifierException(
               "backend '" + name + "' was forced by " + source + " but " + e.getMessage(), e);
+        }
+        List<BackendStatus> seen = new ArrayList<>(List.of(status));
+        try {
+          Backend fb = fallbackCpu(cpuFallback, b, null, list, config, seen);
+          return new Rectifier(b, Map.of(), null, fb, seen, name, leakIsError);
+        } catch (RuntimeException e) {
+          b.close();
+          throw e;
         }
       }
       throw new IllegalArgumentException(
@@ -514,7 +605,25 @@ public final class Rectifier implements AutoCloseable {
     }
     Lock l = enter();
     try {
-      DeviceBuffer b = new DeviceBuffer(this, byType.get(dtype).allocate(dtype, length), caller());
+      Backend on = byType.get(dtype);
+      BackendBuffer raw;
+      try {
+        raw = on.allocate(dtype, length);
+      } catch (IllegalArgumentException e) {
+        throw e;
+      } catch (RuntimeException e) {
+        throw new RectifierException(
+            on.name()
+                + " failed to allocate "
+                + length
+                + " "
+                + dtype.shortName()
+                + " elements: "
+                + message(e)
+                + "; the engine stays usable (close buffers no longer needed, or allocate less)",
+            e);
+      }
+      DeviceBuffer b = new DeviceBuffer(this, raw, caller());
       live.put(b, Boolean.TRUE);
       return b;
     } finally {
@@ -549,8 +658,24 @@ public final class Rectifier implements AutoCloseable {
         throw new IllegalArgumentException(
             "elements " + at + ".." + (at + length) + " are outside the buffer of " + bb.length());
       }
-      if (toDevice) byType.get(bb.dtype()).upload(h, bb, at);
-      else byType.get(bb.dtype()).download(bb, at, h);
+      Backend on = byType.get(bb.dtype());
+      try {
+        if (toDevice) on.upload(h, bb, at);
+        else on.download(bb, at, h);
+      } catch (IllegalArgumentException e) {
+        throw e;
+      } catch (RuntimeException e) {
+        throw new RectifierException(
+            on.name()
+                + " failed to copy "
+                + length
+                + " elements "
+                + (toDevice ? "to" : "from")
+                + " a buffer: "
+                + message(e)
+                + "; the engine stays usable",
+            e);
+      }
     } finally {
       l.unlock();
     }
@@ -639,7 +764,12 @@ public final class Rectifier implements AutoCloseable {
       Operand yo = own(y, "y");
       checkForward(f, shape, xo, wo, yo);
       checkOverlaps(f, new Object[] {y}, new Object[] {x, weight});
-      on(xo.dtype()).forward(f, shape, xo, wo, yo);
+      Backend b = on(xo.dtype());
+      try {
+        b.forward(f, shape, xo, wo, yo);
+      } catch (RuntimeException e) {
+        throw failure(e, b, "forward", f, xo, "buffers", ON_BUFFERS);
+      }
     } finally {
       l.unlock();
     }
@@ -659,7 +789,13 @@ public final class Rectifier implements AutoCloseable {
     try {
       checkForward(f, shape, xo, wo, yo);
       checkOverlaps(f, new Object[] {yo}, new Object[] {xo, wo});
-      onHost(f, xo).forward(f, shape, xo, wo, yo);
+      onHostArrays(
+          "forward",
+          f,
+          xo,
+          new HostArray[] {yo},
+          new HostArray[] {xo, wo},
+          b -> b.forward(f, shape, xo, wo, yo));
     } finally {
       l.unlock();
     }
@@ -807,7 +943,12 @@ public final class Rectifier implements AutoCloseable {
       Operand gwo = gradWeight == null ? null : own(gradWeight, "gradWeight");
       checkBackward(f, shape, xo, wo, go, dxo, gwo);
       checkOverlaps(f, new Object[] {gradInput, gradWeight}, new Object[] {x, weight, gradOutput});
-      on(xo.dtype()).backward(f, shape, xo, wo, go, dxo, gwo);
+      Backend b = on(xo.dtype());
+      try {
+        b.backward(f, shape, xo, wo, go, dxo, gwo);
+      } catch (RuntimeException e) {
+        throw failure(e, b, "backward", f, xo, "buffers", ON_BUFFERS);
+      }
     } finally {
       l.unlock();
     }
@@ -839,10 +980,114 @@ public final class Rectifier implements AutoCloseable {
     try {
       checkBackward(f, shape, xo, wo, go, dxo, gwo);
       checkOverlaps(f, new Object[] {dxo, gwo}, new Object[] {xo, wo, go});
-      onHost(f, xo).backward(f, shape, xo, wo, go, dxo, gwo);
+      onHostArrays(
+          "backward",
+          f,
+          xo,
+          new HostArray[] {dxo, gwo},
+          new HostArray[] {xo, wo, go},
+          b -> b.backward(f, shape, xo, wo, go, dxo, gwo));
     } finally {
       l.unlock();
     }
+  }
+
+  // ------------------------------------------------------------------ failures
+
+  /**
+   * Runs a call on host arrays on the backend {@link #onHost} places it on. When that backend fails
+   * (an exception other than {@link IllegalArgumentException}): with a {@link #fallback}, the
+   * outputs that are also inputs (in place) are put back as they were, a warning is logged and the
+   * call re-runs on the CPU; without one, the failure is thrown naming the backend, the operation
+   * and the cause.
+   */
+  private void onHostArrays(
+      String op,
+      Activation f,
+      HostArray x,
+      HostArray[] outputs,
+      HostArray[] inputs,
+      java.util.function.Consumer<Backend> call) {
+    Backend b = onHost(f, x);
+    boolean canFallBack = fallback != null && b != fallback;
+    List<Object[]> saved = canFallBack ? inPlaceCopies(outputs, inputs) : List.of();
+    try {
+      call.accept(b);
+    } catch (RuntimeException e) {
+      String after;
+      if (canFallBack) {
+        after = "; re-running it on cpu (" + FALLBACK_PROPERTY + "=cpu)";
+      } else {
+        after = "; the engine stays usable";
+        if (!inPlaceCopies(outputs, inputs).isEmpty()) {
+          after += "; the array of this in-place call is undefined now (parts may hold results)";
+        }
+        if (!b.name().equals("cpu")) {
+          after += "; -D" + FALLBACK_PROPERTY + "=cpu re-runs failed calls on the CPU";
+        }
+      }
+      RuntimeException failed = failure(e, b, op, f, x, "host arrays", after);
+      if (!canFallBack || failed instanceof IllegalArgumentException) throw failed;
+      for (Object[] s : saved) {
+        HostArray h = (HostArray) s[0];
+        System.arraycopy(s[1], 0, h.array(), h.offset(), h.count());
+      }
+      LOG.log(System.Logger.Level.WARNING, failed.getMessage());
+      try {
+        call.accept(fallback);
+      } catch (RuntimeException again) {
+        again.addSuppressed(failed);
+        throw again;
+      }
+    }
+  }
+
+  /** Copies of the outputs that are also inputs, as {@code {output, copy of its range}}. */
+  private static List<Object[]> inPlaceCopies(HostArray[] outputs, HostArray[] inputs) {
+    List<Object[]> copies = new ArrayList<>();
+    for (HostArray out : outputs) {
+      if (out == null) continue;
+      for (HostArray in : inputs) {
+        if (in != null && in.array() == out.array() && sameRange(out, in)) {
+          Object copy =
+              java.lang.reflect.Array.newInstance(
+                  out.array().getClass().getComponentType(), out.count());
+          System.arraycopy(out.array(), out.offset(), copy, 0, out.count());
+          copies.add(new Object[] {out, copy});
+          break;
+        }
+      }
+    }
+    return copies;
+  }
+
+  /**
+   * A backend's failure as the error the caller gets: the backend, the operation and the cause, and
+   * what the engine is good for after it. Argument errors pass as they are.
+   */
+  private static RuntimeException failure(
+      RuntimeException e, Backend b, String op, Activation f, Operand x, String on, String after) {
+    if (e instanceof IllegalArgumentException) return e;
+    String call =
+        op
+            + " "
+            + f
+            + " on "
+            + on
+            + " ("
+            + x.dtype().shortName()
+            + ", "
+            + x.length()
+            + " elements)";
+    return new RectifierException(b.name() + " failed in " + call + ": " + message(e) + after, e);
+  }
+
+  private static final String ON_BUFFERS =
+      "; the engine stays usable; the output buffers are undefined now, and a device that is lost"
+          + " has lost the data of its buffers";
+
+  private static String message(RuntimeException e) {
+    return e.getMessage() != null ? e.getMessage() : e.toString();
   }
 
   // ------------------------------------------------------------------ checks
@@ -1015,6 +1260,7 @@ public final class Rectifier implements AutoCloseable {
       for (DeviceBuffer b : leaked) b.closeLeaked();
       LinkedHashSet<Backend> all = new LinkedHashSet<>(byType.values());
       if (hostCpu != null) all.add(hostCpu);
+      if (fallback != null) all.add(fallback);
       for (Backend b : all) b.close();
     } finally {
       l.unlock();
