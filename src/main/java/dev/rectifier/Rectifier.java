@@ -1019,7 +1019,7 @@ public final class Rectifier implements AutoCloseable {
         after = "; re-running it on cpu (" + FALLBACK_PROPERTY + "=cpu)";
       } else {
         after = "; the engine stays usable";
-        if (!inPlaceCopies(outputs, inputs).isEmpty()) {
+        if (inPlace(outputs, inputs)) {
           after += "; the array of this in-place call is undefined now (parts may hold results)";
         }
         if (!b.name().equals("cpu")) {
@@ -1040,6 +1040,18 @@ public final class Rectifier implements AutoCloseable {
         throw again;
       }
     }
+  }
+
+  /** Whether an output is also an input (an in-place call). */
+  private static boolean inPlace(HostArray[] outputs, HostArray[] inputs) {
+    for (HostArray out : outputs) {
+      for (HostArray in : inputs) {
+        if (out != null && in != null && in.array() == out.array() && sameRange(out, in)) {
+          return true;
+        }
+      }
+    }
+    return false;
   }
 
   /** Copies of the outputs that are also inputs, as {@code {output, copy of its range}}. */
