@@ -1044,13 +1044,7 @@ public final class Rectifier implements AutoCloseable {
 
   /** Whether an output is also an input (an in-place call). */
   private static boolean inPlace(HostArray[] outputs, HostArray[] inputs) {
-    for (HostArray out : outputs) {
-      for (HostArray in : inputs) {
-        if (out != null && in != null && in.array() == out.array() && sameRange(out, in)) {
-          return true;
-        }
-      }
-    }
+    for (HostArray out : outputs) if (isAnInput(out, inputs)) return true;
     return false;
   }
 
@@ -1058,19 +1052,23 @@ public final class Rectifier implements AutoCloseable {
   private static List<Object[]> inPlaceCopies(HostArray[] outputs, HostArray[] inputs) {
     List<Object[]> copies = new ArrayList<>();
     for (HostArray out : outputs) {
-      if (out == null) continue;
-      for (HostArray in : inputs) {
-        if (in != null && in.array() == out.array() && sameRange(out, in)) {
-          Object copy =
-              java.lang.reflect.Array.newInstance(
-                  out.array().getClass().getComponentType(), out.count());
-          System.arraycopy(out.array(), out.offset(), copy, 0, out.count());
-          copies.add(new Object[] {out, copy});
-          break;
-        }
-      }
+      if (!isAnInput(out, inputs)) continue;
+      Object copy =
+          java.lang.reflect.Array.newInstance(
+              out.array().getClass().getComponentType(), out.count());
+      System.arraycopy(out.array(), out.offset(), copy, 0, out.count());
+      copies.add(new Object[] {out, copy});
     }
     return copies;
+  }
+
+  /** Whether {@code out} is exactly one of {@code inputs} (same array, same range). */
+  private static boolean isAnInput(HostArray out, HostArray[] inputs) {
+    if (out == null) return false;
+    for (HostArray in : inputs) {
+      if (in != null && in.array() == out.array() && sameRange(out, in)) return true;
+    }
+    return false;
   }
 
   /**

@@ -12,15 +12,20 @@ import org.junit.jupiter.api.Assumptions;
 public final class ExpectCuda {
   private ExpectCuda() {}
 
+  /** The system property listing backends whose absence fails the tests instead of skipping. */
+  public static final String REQUIRE = "rectifier.test.require";
+
   /** Returns when CUDA runs here; else skips {@code who} saying why, or fails when required. */
   public static void here(String who) {
     BackendStatus s = new CudaProvider().probe();
     if (s.usable()) return;
-    String why = "CUDA cannot run here: " + s.reason();
-    if (System.getProperty("rectifier.test.require", "").contains("cuda")) {
-      fail(why + " (rectifier.test.require=cuda)");
-    }
-    System.out.println("SKIPPED " + who + ": " + why);
+    skipOrFail(who + ": CUDA cannot run here: " + s.reason());
+  }
+
+  /** Skips the test, printing {@code why}; a failure instead when CUDA is required. */
+  public static void skipOrFail(String why) {
+    if (System.getProperty(REQUIRE, "").contains("cuda")) fail(why + " (" + REQUIRE + "=cuda)");
+    System.out.println("SKIPPED " + why);
     Assumptions.abort(why);
   }
 }

@@ -1,11 +1,8 @@
 package dev.rectifier.cuda;
 
-import static org.junit.jupiter.api.Assertions.fail;
-
 import dev.rectifier.BackendConformanceTest;
-import dev.rectifier.BackendStatus;
 import dev.rectifier.DType;
-import org.junit.jupiter.api.Assumptions;
+import dev.rectifier.ExpectCuda;
 import org.junit.jupiter.api.BeforeAll;
 
 /**
@@ -14,20 +11,9 @@ import org.junit.jupiter.api.BeforeAll;
  * CUDA skip a failure (how it runs on a GPU machine and in the CUDA container).
  */
 class CudaConformanceTest extends BackendConformanceTest {
-  /** The system property listing backends whose absence fails the tests instead of skipping. */
-  static final String REQUIRE = "rectifier.test.require";
-
   @BeforeAll
   static void requireCuda() {
-    BackendStatus s = new CudaProvider().probe();
-    if (s.usable()) return;
-    skipOrFail("CUDA cannot run here: " + s.reason());
-  }
-
-  static void skipOrFail(String why) {
-    if (System.getProperty(REQUIRE, "").contains("cuda")) fail(why + " (" + REQUIRE + "=cuda)");
-    System.out.println("SKIPPED " + why);
-    Assumptions.abort(why);
+    ExpectCuda.here("CudaConformanceTest");
   }
 
   /**

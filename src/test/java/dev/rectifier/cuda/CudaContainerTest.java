@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import com.github.dockerjava.api.model.DeviceRequest;
 import com.github.dockerjava.api.model.Info;
+import dev.rectifier.ExpectCuda;
 import java.io.File;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -27,12 +28,12 @@ class CudaContainerTest {
   @Test
   void theCudaSuitePassesInTheCudaContainer() throws Exception {
     if (!DockerClientFactory.instance().isDockerAvailable()) {
-      CudaConformanceTest.skipOrFail("no Docker engine here (Testcontainers found none)");
+      ExpectCuda.skipOrFail("no Docker engine here (Testcontainers found none)");
     }
     Info info = DockerClientFactory.instance().client().infoCmd().exec();
     Map<String, ?> runtimes = info.getRuntimes();
     if (runtimes == null || !runtimes.containsKey("nvidia")) {
-      CudaConformanceTest.skipOrFail(
+      ExpectCuda.skipOrFail(
           "the Docker engine has no NVIDIA runtime (install the NVIDIA container toolkit)");
     }
     ImageFromDockerfile image =
