@@ -242,7 +242,8 @@ __device__ inline double celu_d(double x, double alpha) {
   double q = v / alpha;
   double qLo = fma(-q, alpha, v) / alpha;
   double em = expm1(q);
-  return alpha * ((qLo == 0.0 || !isfinite(qLo)) ? em : em + qLo * (em + 1.0));
+  // em infinite (alpha < 0, x far below 0): the correction would make inf - inf
+  return alpha * ((qLo == 0.0 || !isfinite(qLo * em)) ? em : em + qLo * (em + 1.0));
 }
 
 __device__ inline double celu_prime(double x, double alpha) {
@@ -250,7 +251,7 @@ __device__ inline double celu_prime(double x, double alpha) {
   double q = x / alpha;
   double qLo = fma(-q, alpha, x) / alpha;
   double e = exp(q);
-  return (qLo == 0.0 || !isfinite(qLo)) ? e : e + e * qLo;
+  return (qLo == 0.0 || !isfinite(qLo * e)) ? e : e + e * qLo;
 }
 
 // ------------------------------------------------------------------ GELU (erf form)

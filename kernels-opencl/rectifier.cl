@@ -246,7 +246,8 @@ inline double celu_d(double x, double alpha) {
   double q = v / alpha;
   double qLo = fma(-q, alpha, v) / alpha;
   double em = expm1(q);
-  return alpha * ((qLo == 0.0 || !isfinite(qLo)) ? em : em + qLo * (em + 1.0));
+  // em infinite (alpha < 0, x far below 0): the correction would make inf - inf
+  return alpha * ((qLo == 0.0 || !isfinite(qLo * em)) ? em : em + qLo * (em + 1.0));
 }
 
 inline double celu_prime(double x, double alpha) {
@@ -254,7 +255,7 @@ inline double celu_prime(double x, double alpha) {
   double q = x / alpha;
   double qLo = fma(-q, alpha, x) / alpha;
   double e = exp(q);
-  return (qLo == 0.0 || !isfinite(qLo)) ? e : e + e * qLo;
+  return (qLo == 0.0 || !isfinite(qLo * e)) ? e : e + e * qLo;
 }
 
 // ------------------------------------------------------------------ GELU (erf form)
@@ -910,7 +911,7 @@ inline ffx selu_prime_f(float x) {
 
 inline float celu_f(float x, float alpha) {
   if (x > 0 || isnan(x)) return x;
-  if (x == 0) return alpha * -0.0f;
+  if (x == 0) return -0.0f;  // alpha * expm1(-0/alpha): -0 for either sign of alpha
   float q0 = x / alpha;
   if (!isfinite(q0)) return alpha * expm1(q0);
   ff q = ff_div(ff_of(x), ff_of(alpha));

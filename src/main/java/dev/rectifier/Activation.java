@@ -1,5 +1,6 @@
 package dev.rectifier;
 
+import dev.rectifier.spi.Text;
 import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -104,7 +105,8 @@ public final class Activation {
       }
       StringBuilder names = new StringBuilder();
       for (Function f : values()) names.append(names.length() == 0 ? "" : ", ").append(f.id);
-      throw new IllegalArgumentException("unknown function '" + id + "'; use one of: " + names);
+      throw new IllegalArgumentException(
+          "unknown function '" + Text.excerpt(id) + "'; use one of: " + names);
     }
   }
 
@@ -318,7 +320,7 @@ public final class Activation {
       if (!f.params.contains(k)) {
         throw new IllegalArgumentException(
             "unknown parameter '"
-                + k
+                + Text.excerpt(k)
                 + "' for "
                 + f.id
                 + (f.params.isEmpty()
@@ -455,7 +457,8 @@ public final class Activation {
   public double param(String name) {
     Double v = params.get(name);
     if (v == null) {
-      throw new IllegalArgumentException(function.id + " has no parameter '" + name + "'");
+      throw new IllegalArgumentException(
+          function.id + " has no parameter '" + Text.excerpt(name) + "'");
     }
     return v;
   }

@@ -8,6 +8,7 @@ import dev.rectifier.spi.BackendProvider;
 import dev.rectifier.spi.HostArray;
 import dev.rectifier.spi.Operand;
 import dev.rectifier.spi.Providers;
+import dev.rectifier.spi.Text;
 import java.util.ArrayList;
 import java.util.EnumMap;
 import java.util.LinkedHashSet;
@@ -212,7 +213,10 @@ public final class Rectifier implements AutoCloseable {
       String v = value.trim().toLowerCase(Locale.ROOT);
       if (!v.equals("cpu") && !v.equals("none")) {
         throw new IllegalArgumentException(
-            from + " is '" + value + "'; give cpu (re-run failed calls on the CPU) or none");
+            from
+                + " is '"
+                + Text.excerpt(value)
+                + "'; give cpu (re-run failed calls on the CPU) or none");
       }
       return v;
     }
@@ -478,7 +482,7 @@ public final class Rectifier implements AutoCloseable {
       }
       throw new IllegalArgumentException(
           "unknown backend '"
-              + name
+              + Text.excerpt(name)
               + "' (from "
               + source
               + "); this build has: "

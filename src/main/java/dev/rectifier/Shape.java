@@ -18,7 +18,17 @@ public final class Shape {
         throw new IllegalArgumentException(
             "shape " + Arrays.toString(dims) + " has a negative dimension at index " + i);
       }
-      n = Math.multiplyExact(n, dims[i]);
+      if (dims[i] == 0) n = 0; // [huge, huge, huge, 0] holds nothing, however its product runs
+    }
+    for (int i = 0; i < dims.length && n != 0; i++) {
+      try {
+        n = Math.multiplyExact(n, dims[i]);
+      } catch (ArithmeticException e) {
+        throw new IllegalArgumentException(
+            "shape "
+                + Arrays.toString(dims)
+                + " has more than 2^63 - 1 elements; no array holds it");
+      }
     }
     this.dims = dims;
     this.size = n;

@@ -472,6 +472,7 @@ public abstract class BackendConformanceTest {
         Activation.selu(),
         Activation.celu(),
         Activation.celu(2),
+        Activation.celu(-0.07), // expm1 overflows to inf for x far below 0 (jqwik found NaN)
         Activation.relu6(),
         Activation.hardtanh(),
         Activation.hardtanh(-0.5, 2),

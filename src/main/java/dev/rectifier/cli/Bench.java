@@ -9,6 +9,7 @@ import dev.rectifier.RectifierException;
 import dev.rectifier.Shape;
 import java.io.IOException;
 import java.io.OutputStream;
+import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
@@ -26,7 +27,10 @@ import org.knowm.xchart.BitmapEncoder;
 import org.knowm.xchart.XYChart;
 import org.knowm.xchart.XYChartBuilder;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
 
 /**
  * {@code bench}: each backend's throughput on this machine against its copy bandwidth, measured in
@@ -44,6 +48,9 @@ import picocli.CommandLine.Option;
             + " same run: a table, and a PNG plot (throughput against size, one line per backend"
             + " and function, the copy as a line).")
 final class Bench implements Callable<Integer> {
+  @ParentCommand Main main;
+  @Spec CommandSpec spec;
+
   @Option(
       names = "--functions",
       split = ",",
@@ -130,10 +137,10 @@ final class Bench implements Callable<Integer> {
     for (String name : names) {
       Rectifier opened;
       try {
-        opened = Rectifier.builder().backend(name).build(); // probes it: once, not twice
+        opened = main.engines.open(name); // probes it: once, not twice
       } catch (RectifierException e) {
         if (backend != null) throw e;
-        System.err.println("skipped " + name + ": " + e.getMessage());
+        spec.commandLine().getErr().println("skipped " + name + ": " + e.getMessage());
         continue;
       }
       try (Rectifier r = opened) {
@@ -153,7 +160,7 @@ final class Bench implements Callable<Integer> {
       }
     }
     print(rows);
-    if (png != null) writePlot(png, rows, t);
+    if (png != null) writePlot(png, rows, t, spec.commandLine().getErr());
     return 0;
   }
 
@@ -251,35 +258,42 @@ final class Bench implements Callable<Integer> {
 
   private void print(List<Row> rows) {
     if (json) {
-      System.out.println(new GsonBuilder().setPrettyPrinting().create().toJson(rows));
+      spec.commandLine()
+          .getOut()
+          .println(new GsonBuilder().setPrettyPrinting().create().toJson(rows));
       return;
     }
-    System.out.printf(
-        Locale.ROOT,
-        "%-7s %-7s %-11s %10s %12s %8s %8s%n",
-        "backend",
-        "memory",
-        "function",
-        "elements",
-        "us/call",
-        "GB/s",
-        "x copy");
+    spec.commandLine()
+        .getOut()
+        .printf(
+            Locale.ROOT,
+            "%-7s %-7s %-11s %10s %12s %8s %8s%n",
+            "backend",
+            "memory",
+            "function",
+            "elements",
+            "us/call",
+            "GB/s",
+            "x copy");
     for (Row r : rows) {
-      System.out.printf(
-          Locale.ROOT,
-          "%-7s %-7s %-11s %10d %12.2f %8.2f %8.3f%n",
-          r.backend(),
-          r.memory(),
-          r.function(),
-          r.size(),
-          r.micros(),
-          r.gbPerSecond(),
-          r.ratioToCopy());
+      spec.commandLine()
+          .getOut()
+          .printf(
+              Locale.ROOT,
+              "%-7s %-7s %-11s %10d %12.2f %8.2f %8.3f%n",
+              r.backend(),
+              r.memory(),
+              r.function(),
+              r.size(),
+              r.micros(),
+              r.gbPerSecond(),
+              r.ratioToCopy());
     }
   }
 
   /** Host-array throughput against size, a line per backend and function, and the copy's line. */
-  private static void writePlot(Path png, List<Row> rows, DType t) throws IOException {
+  private static void writePlot(Path png, List<Row> rows, DType t, PrintWriter err)
+      throws IOException {
     System.setProperty("java.awt.headless", "true"); // a file is drawn, no window opened
     XYChart chart =
         new XYChartBuilder()
@@ -312,6 +326,6 @@ final class Bench implements Callable<Integer> {
     } finally {
       Files.deleteIfExists(tmp);
     }
-    System.err.println("plot: " + png);
+    err.println("plot: " + png);
   }
 }

@@ -22,13 +22,16 @@ import java.util.concurrent.Callable;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Model.CommandSpec;
 import picocli.CommandLine.Option;
 import picocli.CommandLine.Parameters;
+import picocli.CommandLine.ParentCommand;
+import picocli.CommandLine.Spec;
 
 /**
  * The command-line tool: {@code info}, {@code forward}, {@code backward}, {@code bench}. Exit
  * codes: 0 done, 2 bad usage or bad input (one line on stderr, nothing written), 1 a backend
- * failure.
+ * failure, 70 an error inside the tool itself (a bug: one line naming it, nothing written).
  */
 @Command(
     name = "rectifier",
@@ -44,43 +47,87 @@ public final class Main implements Callable<Integer> {
   /** Exit code for a backend failure. */
   static final int BACKEND_FAILURE = 1;
 
+  /**
+   * Exit code for an error inside the tool (sysexits' EX_SOFTWARE): apart from the backends' so
+   * that a script, or the fuzzer, can tell a bug from a device that failed.
+   */
+  static final int INTERNAL_ERROR = 70;
+
+  /** Opens the engine a command computes on. */
+  interface Engines {
+    Rectifier open(String backend);
+  }
+
+  final Engines engines;
+
+  private Main(Engines engines) {
+    this.engines = engines;
+  }
+
   public static void main(String[] args) {
     System.exit(run(args));
   }
 
   /** Runs the tool and returns its exit code. */
   static int run(String... args) {
-    CommandLine cl = new CommandLine(new Main());
+    return run(
+        backend -> Rectifier.builder().backend(backend).build(),
+        new PrintWriter(System.out, true),
+        new PrintWriter(System.err, true),
+        args);
+  }
+
+  /**
+   * Runs the tool in this process on engines from {@code engines}, writing to {@code out} and
+   * {@code err}, and returns its exit code: how the tests drive it in process (the fuzzer, and a
+   * backend that fails on purpose).
+   */
+  static int run(Engines engines, PrintWriter out, PrintWriter err, String... args) {
+    CommandLine cl = new CommandLine(new Main(engines));
+    cl.setOut(out);
+    cl.setErr(err);
     cl.setParameterExceptionHandler(
         (e, a) -> {
-          e.getCommandLine().getErr().println("rectifier: " + e.getMessage() + " (see --help)");
+          e.getCommandLine()
+              .getErr()
+              .println("rectifier: " + oneLine(e.getMessage()) + " (see --help)");
           return BAD_INPUT;
         });
     cl.setExecutionExceptionHandler(
         (e, commandLine, parseResult) -> {
-          PrintWriter err = commandLine.getErr();
+          PrintWriter stderr = commandLine.getErr();
           if (e instanceof IllegalArgumentException || e instanceof IOException) {
-            err.println("rectifier: " + oneLine(e.getMessage()));
+            stderr.println("rectifier: " + oneLine(e.getMessage()));
             return BAD_INPUT;
           }
           if (e instanceof RectifierException) {
-            err.println("rectifier: " + oneLine(e.getMessage()));
+            stderr.println("rectifier: " + oneLine(e.getMessage()));
             return BACKEND_FAILURE;
           }
-          err.println(
+          stderr.println(
               "rectifier: internal error: " + oneLine(String.valueOf(e)) + "; please report it");
-          return BACKEND_FAILURE;
+          return INTERNAL_ERROR;
         });
-    return cl.execute(args);
+    try {
+      return cl.execute(args);
+    } finally {
+      out.flush();
+      err.flush();
+    }
   }
 
   private static String oneLine(String s) {
     return s == null ? "" : s.replace('\n', ' ').replace('\r', ' ');
   }
 
+  @Spec CommandSpec spec;
+
+  /** No command: one line, as for any other bad usage; {@code --help} gives the usage. */
   @Override
   public Integer call() {
-    CommandLine.usage(this, System.err);
+    spec.commandLine()
+        .getErr()
+        .println("rectifier: give a command: info, forward, backward or bench (see --help)");
     return BAD_INPUT;
   }
 
@@ -99,6 +146,9 @@ public final class Main implements Callable<Integer> {
       mixinStandardHelpOptions = true,
       description = "Every backend, its devices, or the exact reason it cannot run here.")
   static final class Info implements Callable<Integer> {
+    @ParentCommand Main main;
+    @Spec CommandSpec spec;
+
     @Option(names = "--json", description = "The same report as JSON, for machines.")
     boolean json;
 
@@ -107,6 +157,7 @@ public final class Main implements Callable<Integer> {
 
     @Override
     public Integer call() {
+      PrintWriter stdout = spec.commandLine().getOut();
       List<BackendStatus> all = Rectifier.probeAll();
       String selected = null;
       String selectionError = null;
@@ -114,7 +165,7 @@ public final class Main implements Callable<Integer> {
       boolean badName = false;
       List<BackendStatus> selection = List.of();
       String dispatch = null;
-      try (Rectifier r = Rectifier.builder().backend(backend).build()) {
+      try (Rectifier r = main.engines.open(backend)) {
         selected = r.backend();
         requested = r.requested();
         selection = r.selection();
@@ -155,27 +206,26 @@ public final class Main implements Callable<Integer> {
         out.put("skipped_by_selection", passed);
         out.put("also_used", beside);
         out.put("dispatch", dispatch);
-        System.out.println(
-            new GsonBuilder().serializeNulls().setPrettyPrinting().create().toJson(out));
+        stdout.println(new GsonBuilder().serializeNulls().setPrettyPrinting().create().toJson(out));
       } else {
         for (BackendStatus s : all) {
-          System.out.printf(
+          stdout.printf(
               Locale.ROOT,
               "%-7s %s%n",
               s.name(),
               s.usable() ? "usable" : "unusable: " + s.reason());
-          for (String d : s.devices()) System.out.println("        device: " + d);
+          for (String d : s.devices()) stdout.println("        device: " + d);
         }
         for (BackendStatus s : selection) {
           if (s.reason() == null) continue;
           String role = s.details().containsKey(Rectifier.COMPANION) ? "also " : "skipped ";
-          System.out.println(role + s.name() + ": " + s.reason());
+          stdout.println(role + s.name() + ": " + s.reason());
         }
-        System.out.println(
+        stdout.println(
             selected != null
                 ? "selected: " + selected + " (requested: " + requested + ")"
                 : "selected: none: " + selectionError);
-        if (dispatch != null) System.out.println("dispatch: " + dispatch);
+        if (dispatch != null) stdout.println("dispatch: " + dispatch);
       }
       return selected != null ? 0 : badName ? BAD_INPUT : BACKEND_FAILURE;
     }
@@ -348,8 +398,14 @@ public final class Main implements Callable<Integer> {
   }
 
   private static void streamed(
-      String what, Activation f, Npy.Layout x, int chunk, Rectifier r, long start) {
-    System.err.printf(
+      PrintWriter err,
+      String what,
+      Activation f,
+      Npy.Layout x,
+      int chunk,
+      Rectifier r,
+      long start) {
+    err.printf(
         Locale.ROOT,
         "%s %s %s%s streamed in chunks of %d on %s: %.1f ms%n",
         what,
@@ -380,10 +436,6 @@ public final class Main implements Callable<Integer> {
     return t == DType.FLOAT32 ? "float32" : "float64";
   }
 
-  private static Rectifier engine(String backend) {
-    return Rectifier.builder().backend(backend).build();
-  }
-
   private static Object newArray(DType t, long n) {
     return t == DType.FLOAT32 ? new float[(int) n] : new double[(int) n];
   }
@@ -393,6 +445,8 @@ public final class Main implements Callable<Integer> {
       mixinStandardHelpOptions = true,
       description = "y = f(x) on a .npy file.")
   static final class Forward implements Callable<Integer> {
+    @ParentCommand Main main;
+    @Spec CommandSpec spec;
     @Mixin FunctionOptions options;
 
     @Option(
@@ -411,9 +465,9 @@ public final class Main implements Callable<Integer> {
       int chunk = o.chunk(f, lx);
       if (chunk > 0) {
         long start = System.nanoTime();
-        try (Rectifier r = engine(o.backend)) {
+        try (Rectifier r = main.engines.open(o.backend)) {
           NpyStream.run(r, f, lx, o.input, null, null, output, chunk, "forward " + f);
-          streamed("forward", f, lx, chunk, r, start);
+          streamed(spec.commandLine().getErr(), "forward", f, lx, chunk, r, start);
         }
         return 0;
       }
@@ -424,7 +478,7 @@ public final class Main implements Callable<Integer> {
       if (w != null) sameType("--weight", w.dtype(), x.dtype());
       Object y = newArray(x.dtype(), out.size());
       long start = System.nanoTime();
-      try (Rectifier r = engine(o.backend)) {
+      try (Rectifier r = main.engines.open(o.backend)) {
         if (x.dtype() == DType.FLOAT32) {
           if (w != null) r.forward(f, shape, (float[]) x.data(), (float[]) w.data(), (float[]) y);
           else r.forward(f, shape, (float[]) x.data(), (float[]) y);
@@ -436,14 +490,16 @@ public final class Main implements Callable<Integer> {
           }
         }
         Npy.writeAtomically(output, out.dims(), y);
-        System.err.printf(
-            Locale.ROOT,
-            "forward %s %s%s on %s: %.1f ms%n",
-            f,
-            name(x.dtype()),
-            shape,
-            r.backend(),
-            (System.nanoTime() - start) / 1e6);
+        spec.commandLine()
+            .getErr()
+            .printf(
+                Locale.ROOT,
+                "forward %s %s%s on %s: %.1f ms%n",
+                f,
+                name(x.dtype()),
+                shape,
+                r.backend(),
+                (System.nanoTime() - start) / 1e6);
       }
       return 0;
     }
@@ -454,6 +510,8 @@ public final class Main implements Callable<Integer> {
       mixinStandardHelpOptions = true,
       description = "grad_input = grad_output * f'(x) on .npy files.")
   static final class Backward implements Callable<Integer> {
+    @ParentCommand Main main;
+    @Spec CommandSpec spec;
     @Mixin FunctionOptions options;
 
     @Option(
@@ -503,9 +561,9 @@ public final class Main implements Callable<Integer> {
                   + "; give a gradient of the input's shape");
         }
         long start = System.nanoTime();
-        try (Rectifier r = engine(o.backend)) {
+        try (Rectifier r = main.engines.open(o.backend)) {
           NpyStream.run(r, f, lx, o.input, lg, gradOutput, gradInput, chunk, "backward " + f);
-          streamed("backward", f, lx, chunk, r, start);
+          streamed(spec.commandLine().getErr(), "backward", f, lx, chunk, r, start);
         }
         return 0;
       }
@@ -531,7 +589,7 @@ public final class Main implements Callable<Integer> {
       Object dx = newArray(x.dtype(), shape.size());
       Object dw = w == null ? null : newArray(x.dtype(), w.size());
       long start = System.nanoTime();
-      try (Rectifier r = engine(o.backend)) {
+      try (Rectifier r = main.engines.open(o.backend)) {
         if (x.dtype() == DType.FLOAT32) {
           if (w != null) {
             r.backward(
@@ -561,14 +619,16 @@ public final class Main implements Callable<Integer> {
         }
         Npy.writeAtomically(gradInput, shape.dims(), dx);
         if (dw != null) Npy.writeAtomically(gradWeight, w.shape(), dw);
-        System.err.printf(
-            Locale.ROOT,
-            "backward %s %s%s on %s: %.1f ms%n",
-            f,
-            name(x.dtype()),
-            shape,
-            r.backend(),
-            (System.nanoTime() - start) / 1e6);
+        spec.commandLine()
+            .getErr()
+            .printf(
+                Locale.ROOT,
+                "backward %s %s%s on %s: %.1f ms%n",
+                f,
+                name(x.dtype()),
+                shape,
+                r.backend(),
+                (System.nanoTime() - start) / 1e6);
       }
       return 0;
     }

@@ -1,6 +1,7 @@
 package dev.rectifier.cli;
 
 import dev.rectifier.DType;
+import dev.rectifier.spi.Text;
 import java.io.IOException;
 import java.io.OutputStream;
 import java.nio.ByteBuffer;
@@ -187,21 +188,6 @@ public final class Npy {
 
   private record Header(DType dtype, ByteOrder order, long[] shape) {}
 
-  /**
-   * Text from a file, fit to quote in a one-line error: control characters escaped (a header may
-   * hold a newline), at most 60 characters. The fuzzer found the newline.
-   */
-  static String excerpt(String text) {
-    StringBuilder b = new StringBuilder();
-    int i = 0;
-    for (; i < text.length() && b.length() < 60; i++) {
-      char c = text.charAt(i);
-      if (c < 0x20 || (c >= 0x7f && c < 0xa0)) b.append(String.format("\\u%04x", (int) c));
-      else b.append(c);
-    }
-    return i < text.length() ? b + "..." : b.toString();
-  }
-
   private static final Pattern DESCR = Pattern.compile("'descr'\\s*:\\s*'([^']*)'");
   private static final Pattern FORTRAN = Pattern.compile("'fortran_order'\\s*:\\s*(True|False)");
   private static final Pattern SHAPE = Pattern.compile("'shape'\\s*:\\s*\\(([^)]*)\\)");
@@ -242,7 +228,7 @@ public final class Npy {
           throw new NpyException(
               file
                   + " holds '"
-                  + excerpt(descr)
+                  + Text.excerpt(descr)
                   + "'; only float32 ('<f4') and float64 ('<f8') are read: convert it with"
                   + " numpy's astype(np.float32)");
     }
@@ -263,7 +249,7 @@ public final class Npy {
           shape[i] = Long.parseLong(parts[i].trim().replace("L", ""));
           if (shape[i] < 0) throw new NumberFormatException();
         } catch (NumberFormatException e) {
-          throw new NpyException(file + " is malformed: bad shape (" + excerpt(dims) + ")");
+          throw new NpyException(file + " is malformed: bad shape (" + Text.excerpt(dims) + ")");
         }
       }
     }

@@ -108,7 +108,8 @@ public final class Formulas {
     double q = v / alpha;
     double qLo = Math.fma(-q, alpha, v) / alpha; // v/alpha = q + qLo to twice the precision
     double em = Math.expm1(q);
-    return alpha * (qLo == 0 || !Double.isFinite(qLo) ? em : em + qLo * (em + 1));
+    // em infinite (alpha < 0, x far below 0): the correction would make inf - inf
+    return alpha * (qLo == 0 || !Double.isFinite(qLo * em) ? em : em + qLo * (em + 1));
   }
 
   public static double celuPrime(double x, double alpha) {
@@ -116,7 +117,7 @@ public final class Formulas {
     double q = x / alpha;
     double qLo = Math.fma(-q, alpha, x) / alpha;
     double e = Math.exp(q);
-    return qLo == 0 || !Double.isFinite(qLo) ? e : e + e * qLo;
+    return qLo == 0 || !Double.isFinite(qLo * e) ? e : e + e * qLo;
   }
 
   // ---- GELU, exact form: x * Phi(x) ----

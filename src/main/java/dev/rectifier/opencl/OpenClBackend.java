@@ -495,8 +495,9 @@ final class OpenClBackend implements Backend {
     cl_kernel k = kernel(plan.kernel());
     try {
       int chunk = 0;
-      for (int from = 0; from < n; from += CHUNK, chunk++) {
-        int count = Math.min(CHUNK, n - from);
+      // from += count, not += CHUNK: from + count <= n cannot pass Integer.MAX_VALUE (LimitsIT)
+      for (int from = 0, count; from < n; from += count, chunk++) {
+        count = Math.min(CHUNK, n - from);
         Slot s = slots[chunk % 2];
         drain(s, y);
         x.copyTo(s.hx, from, count);

@@ -38,7 +38,10 @@ import org.junit.jupiter.params.provider.MethodSource;
  * 2 with one line on stderr and leaves the output untouched.
  */
 class CliIT {
-  private static Path jar;
+  /** The packaged tool: usable from other tests' processes too, without this class's setup. */
+  private static final Path jar =
+      Path.of(System.getProperty("rectifier.jar", "target/rectifier.jar"));
+
   private static Path golden;
 
   @TempDir Path dir;
@@ -47,7 +50,6 @@ class CliIT {
 
   @BeforeAll
   static void locate() throws URISyntaxException {
-    jar = Path.of(System.getProperty("rectifier.jar", "target/rectifier.jar"));
     assertTrue(Files.isRegularFile(jar), "no " + jar + ": run mvn package first");
     golden = Path.of(CliIT.class.getResource("/golden/manifest.json").toURI()).getParent();
   }

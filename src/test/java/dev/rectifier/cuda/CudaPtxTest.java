@@ -18,7 +18,9 @@ import org.junit.jupiter.api.Test;
 /**
  * The committed PTX, checked without a GPU: JCuda's bundled PTX compiler (CUDA 12.0's, the oldest
  * driver generation we promise) assembles it for every architecture we ship for, so a CUDA 12.0
- * driver's JIT accepts it; and its kernels are exactly the OpenCL file's, name for name.
+ * driver's JIT accepts it; its kernels are exactly the OpenCL file's, name for name; and the CUDA
+ * source's helpers, constants and series are the OpenCL file's, token for token (the CUDA file is
+ * kept by hand beside the OpenCL one, and a fix made in one only is what this catches).
  */
 class CudaPtxTest {
   static final String[] ARCHS = {"sm_75", "sm_80", "sm_86", "sm_89", "sm_90"};
@@ -71,5 +73,61 @@ class CudaPtxTest {
     }
     assertEquals(66, opencl.size(), "33 kernels per type in the OpenCL file");
     assertEquals(opencl, cuda);
+  }
+
+  /** {@code text} without comments, with the two dialects' spellings made one, and no spaces. */
+  private static String normalized(String text) {
+    return text.replaceAll("//[^\n]*", "")
+        .replaceAll("(?s)/\\*.*?\\*/", "")
+        .replace("__device__ ", "")
+        .replace("__constant__ ", "__constant ")
+        .replace("__constant const ", "const ")
+        .replace("__global ", "")
+        .replace("__umulhi(", "mul_hi(")
+        .replace("make_uint4(", "(uint4)(")
+        .replace("make_uint2(", "(uint2)(")
+        .replaceAll("\\s+", "");
+  }
+
+  /**
+   * Each {@code inline} function, {@code #define} and constant array of {@code source}, by name.
+   */
+  private static java.util.Map<String, String> definitions(String source) {
+    java.util.Map<String, String> defs = new java.util.TreeMap<>();
+    Matcher m = Pattern.compile("(?m)^#define (\\w+)([^\\n]*)$").matcher(source);
+    while (m.find()) {
+      if (!m.group(2).endsWith("\\")) defs.put("#" + m.group(1), normalized(m.group(2)));
+    }
+    m =
+        Pattern.compile(
+                "(?m)^(?:__device__ )?inline \\w+ (\\w+)\\(|^__constant(?:__)? double (\\w+)\\[")
+            .matcher(source);
+    while (m.find()) {
+      int open = source.indexOf('{', m.end());
+      int depth = 0;
+      int end = open;
+      do {
+        char c = source.charAt(end++);
+        if (c == '{') depth++;
+        if (c == '}') depth--;
+      } while (depth > 0);
+      String name = m.group(1) != null ? m.group(1) : m.group(2);
+      defs.put(name, normalized(source.substring(m.start(), end)));
+    }
+    return defs;
+  }
+
+  @Test
+  void itsHelpersConstantsAndSeriesAreTheOpenClFilesTokenForToken() throws IOException {
+    String cl = Files.readString(Path.of("kernels-opencl/rectifier.cl"));
+    java.util.Map<String, String> opencl = definitions(cl.substring(0, cl.indexOf("#else\n// =")));
+    java.util.Map<String, String> cuda =
+        definitions(Files.readString(Path.of("kernels-cuda/rectifier.cu")));
+    cuda.remove("global_index"); // CUDA's get_global_id(0)
+    assertTrue(cuda.size() > 50, "found " + cuda.keySet());
+    for (java.util.Map.Entry<String, String> d : cuda.entrySet()) {
+      assertEquals(
+          opencl.get(d.getKey()), d.getValue(), d.getKey() + " differs from the OpenCL file's");
+    }
   }
 }
