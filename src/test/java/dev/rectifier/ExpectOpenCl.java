@@ -14,13 +14,26 @@ public final class ExpectOpenCl {
 
   /** Returns when OpenCL runs here; else fails in CI, or skips {@code who} saying why. */
   public static void here(String who) {
+    String why = absent(who);
+    if (why != null) Assumptions.abort(why);
+  }
+
+  /**
+   * For a test with an OpenCL part beside others: whether OpenCL runs here; else fails in CI, or
+   * prints that {@code who} is skipped and why and returns false, so the other parts still run.
+   */
+  public static boolean present(String who) {
+    return absent(who) == null;
+  }
+
+  private static String absent(String who) {
     BackendStatus s = new OpenClProvider().probe();
-    if (s.usable()) return;
+    if (s.usable()) return null;
     String why = "OpenCL cannot run here: " + s.reason();
     if ("true".equalsIgnoreCase(System.getenv("CI"))) {
       fail(why + " (CI expects PoCL: .ci/run installs pocl-opencl-icd)");
     }
     System.out.println("SKIPPED " + who + ": " + why);
-    Assumptions.abort(why);
+    return why;
   }
 }

@@ -257,37 +257,32 @@ final class Bench implements Callable<Integer> {
   }
 
   private void print(List<Row> rows) {
+    PrintWriter out = spec.commandLine().getOut();
     if (json) {
-      spec.commandLine()
-          .getOut()
-          .println(new GsonBuilder().setPrettyPrinting().create().toJson(rows));
+      out.println(new GsonBuilder().setPrettyPrinting().create().toJson(rows));
       return;
     }
-    spec.commandLine()
-        .getOut()
-        .printf(
-            Locale.ROOT,
-            "%-7s %-7s %-11s %10s %12s %8s %8s%n",
-            "backend",
-            "memory",
-            "function",
-            "elements",
-            "us/call",
-            "GB/s",
-            "x copy");
+    out.printf(
+        Locale.ROOT,
+        "%-7s %-7s %-11s %10s %12s %8s %8s%n",
+        "backend",
+        "memory",
+        "function",
+        "elements",
+        "us/call",
+        "GB/s",
+        "x copy");
     for (Row r : rows) {
-      spec.commandLine()
-          .getOut()
-          .printf(
-              Locale.ROOT,
-              "%-7s %-7s %-11s %10d %12.2f %8.2f %8.3f%n",
-              r.backend(),
-              r.memory(),
-              r.function(),
-              r.size(),
-              r.micros(),
-              r.gbPerSecond(),
-              r.ratioToCopy());
+      out.printf(
+          Locale.ROOT,
+          "%-7s %-7s %-11s %10d %12.2f %8.2f %8.3f%n",
+          r.backend(),
+          r.memory(),
+          r.function(),
+          r.size(),
+          r.micros(),
+          r.gbPerSecond(),
+          r.ratioToCopy());
     }
   }
 

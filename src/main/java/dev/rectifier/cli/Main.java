@@ -397,22 +397,24 @@ public final class Main implements Callable<Integer> {
     }
   }
 
-  private static void streamed(
+  /** The line on stderr that says what ran, on which backend, and how long it took. */
+  private static void ran(
       PrintWriter err,
       String what,
       Activation f,
-      Npy.Layout x,
-      int chunk,
+      DType t,
+      String shape,
+      String how,
       Rectifier r,
       long start) {
     err.printf(
         Locale.ROOT,
-        "%s %s %s%s streamed in chunks of %d on %s: %.1f ms%n",
+        "%s %s %s%s%s on %s: %.1f ms%n",
         what,
         f,
-        name(x.dtype()),
-        Arrays.toString(x.shape()),
-        chunk,
+        name(t),
+        shape,
+        how,
         r.backend(),
         (System.nanoTime() - start) / 1e6);
   }
@@ -467,7 +469,15 @@ public final class Main implements Callable<Integer> {
         long start = System.nanoTime();
         try (Rectifier r = main.engines.open(o.backend)) {
           NpyStream.run(r, f, lx, o.input, null, null, output, chunk, "forward " + f);
-          streamed(spec.commandLine().getErr(), "forward", f, lx, chunk, r, start);
+          ran(
+              spec.commandLine().getErr(),
+              "forward",
+              f,
+              lx.dtype(),
+              Arrays.toString(lx.shape()),
+              " streamed in chunks of " + chunk,
+              r,
+              start);
         }
         return 0;
       }
@@ -490,16 +500,7 @@ public final class Main implements Callable<Integer> {
           }
         }
         Npy.writeAtomically(output, out.dims(), y);
-        spec.commandLine()
-            .getErr()
-            .printf(
-                Locale.ROOT,
-                "forward %s %s%s on %s: %.1f ms%n",
-                f,
-                name(x.dtype()),
-                shape,
-                r.backend(),
-                (System.nanoTime() - start) / 1e6);
+        ran(spec.commandLine().getErr(), "forward", f, x.dtype(), shape.toString(), "", r, start);
       }
       return 0;
     }
@@ -563,7 +564,15 @@ public final class Main implements Callable<Integer> {
         long start = System.nanoTime();
         try (Rectifier r = main.engines.open(o.backend)) {
           NpyStream.run(r, f, lx, o.input, lg, gradOutput, gradInput, chunk, "backward " + f);
-          streamed(spec.commandLine().getErr(), "backward", f, lx, chunk, r, start);
+          ran(
+              spec.commandLine().getErr(),
+              "backward",
+              f,
+              lx.dtype(),
+              Arrays.toString(lx.shape()),
+              " streamed in chunks of " + chunk,
+              r,
+              start);
         }
         return 0;
       }
@@ -619,16 +628,7 @@ public final class Main implements Callable<Integer> {
         }
         Npy.writeAtomically(gradInput, shape.dims(), dx);
         if (dw != null) Npy.writeAtomically(gradWeight, w.shape(), dw);
-        spec.commandLine()
-            .getErr()
-            .printf(
-                Locale.ROOT,
-                "backward %s %s%s on %s: %.1f ms%n",
-                f,
-                name(x.dtype()),
-                shape,
-                r.backend(),
-                (System.nanoTime() - start) / 1e6);
+        ran(spec.commandLine().getErr(), "backward", f, x.dtype(), shape.toString(), "", r, start);
       }
       return 0;
     }

@@ -20,6 +20,9 @@ import java.util.stream.Stream;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.Arguments;
+import org.junit.jupiter.params.provider.MethodSource;
 
 /**
  * The tool, in real processes ({@link FaultyTool}), on an OpenCL backend that fails in the middle
@@ -88,9 +91,44 @@ class CliFaultIT {
     return files;
   }
 
-  /** Exit 1, one line naming the backend, operation and cause, and every file as it was. */
-  private void failsAndKeepsEveryFile(Result r, Map<String, byte[]> before, String operation)
-      throws IOException {
+  /**
+   * The failures: a device lost while a file read whole is computed, a call failing in the fifth
+   * chunk of a streamed forward, a device lost in the third chunk of a streamed backward, device
+   * memory full; each as FAULT, FAIL_AT, the operation its error names, and the tool's arguments.
+   */
+  static Stream<Arguments> failures() {
+    return Stream.of(
+        Arguments.of("lost", 0, "forward silu()", "forward silu --input {x} --output {y}"),
+        Arguments.of(
+            "once_mid_call",
+            4,
+            "forward elu(alpha=1)",
+            "forward elu --chunk-elements 1000 --input {x} --output {y}"),
+        Arguments.of(
+            "lost",
+            2,
+            "backward gelu()",
+            "backward gelu --chunk-elements 1000 --input {x} --grad-output {g} --grad-input {y}"),
+        Arguments.of(
+            "out_of_memory",
+            0,
+            "forward mish() on host arrays (f32, 10000 elements): opencl: clCreateBuffer:"
+                + " CL_MEM_OBJECT_ALLOCATION_FAILURE",
+            "forward mish --input {x} --output {y}"));
+  }
+
+  @ParameterizedTest(name = "{0} at call {1}: {3}")
+  @MethodSource("failures")
+  void aFailedRunExits1InOneLineAndLeavesEveryFileAsItWas(
+      String fault, int failAt, String operation, String args) throws Exception {
+    Map<String, byte[]> before = snapshot();
+    List<Object> argv = new ArrayList<>();
+    for (String a : args.split(" ")) {
+      argv.add(
+          a.replace("{x}", x.toString()).replace("{g}", g.toString()).replace("{y}", y.toString()));
+    }
+    argv.addAll(List.of("--backend", "opencl"));
+    Result r = tool(fault, failAt, List.of(), argv.toArray());
     assertEquals(Main.BACKEND_FAILURE, r.code(), r.err());
     String e = r.err().strip();
     assertTrue(!e.contains("\n") && e.startsWith("rectifier: "), "one line: " + r.err());
@@ -102,89 +140,6 @@ class CliFaultIT {
     for (String name : before.keySet()) {
       assertArrayEquals(before.get(name), after.get(name), name + " changed");
     }
-  }
-
-  @Test
-  void aDeviceLostWhileTheWholeFileIsComputedLeavesEveryFileAsItWas() throws Exception {
-    Map<String, byte[]> before = snapshot();
-    Result r =
-        tool(
-            "lost",
-            0,
-            List.of(),
-            "forward",
-            "silu",
-            "--backend",
-            "opencl",
-            "--input",
-            x,
-            "--output",
-            y);
-    failsAndKeepsEveryFile(r, before, "forward silu()");
-  }
-
-  @Test
-  void aFailureInTheFifthChunkLeavesNoPartialOutput() throws Exception {
-    Map<String, byte[]> before = snapshot();
-    Result r =
-        tool(
-            "once_mid_call",
-            4,
-            List.of(),
-            "forward",
-            "elu",
-            "--backend",
-            "opencl",
-            "--chunk-elements",
-            "1000",
-            "--input",
-            x,
-            "--output",
-            y);
-    failsAndKeepsEveryFile(r, before, "forward elu(alpha=1)");
-  }
-
-  @Test
-  void aStreamedBackwardOnALostDeviceLeavesNoPartialOutput() throws Exception {
-    Map<String, byte[]> before = snapshot();
-    Result r =
-        tool(
-            "lost",
-            2,
-            List.of(),
-            "backward",
-            "gelu",
-            "--backend",
-            "opencl",
-            "--chunk-elements",
-            "1000",
-            "--input",
-            x,
-            "--grad-output",
-            g,
-            "--grad-input",
-            y);
-    failsAndKeepsEveryFile(r, before, "backward gelu()");
-  }
-
-  @Test
-  void outOfDeviceMemoryLeavesEveryFileAsItWas() throws Exception {
-    Map<String, byte[]> before = snapshot();
-    Result r =
-        tool(
-            "out_of_memory",
-            0,
-            List.of(),
-            "forward",
-            "mish",
-            "--backend",
-            "opencl",
-            "--input",
-            x,
-            "--output",
-            y);
-    failsAndKeepsEveryFile(r, before, "forward mish()");
-    assertTrue(r.err().contains("CL_MEM_OBJECT_ALLOCATION_FAILURE"), r.err());
   }
 
   @Test
