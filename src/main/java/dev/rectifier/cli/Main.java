@@ -397,6 +397,36 @@ public final class Main implements Callable<Integer> {
     }
   }
 
+  /**
+   * Computes {@code f} over the file {@code x} (and, backward, {@code g}) into {@code target} a
+   * chunk at a time ({@link NpyStream}), then says so on stderr.
+   */
+  private void streamed(
+      CommandSpec spec,
+      String what,
+      Activation f,
+      FunctionOptions o,
+      Npy.Layout x,
+      Npy.Layout g,
+      Path gFile,
+      Path target,
+      int chunk)
+      throws IOException {
+    long start = System.nanoTime();
+    try (Rectifier r = engines.open(o.backend)) {
+      NpyStream.run(r, f, x, o.input, g, gFile, target, chunk, what + " " + f);
+      ran(
+          spec.commandLine().getErr(),
+          what,
+          f,
+          x.dtype(),
+          Arrays.toString(x.shape()),
+          " streamed in chunks of " + chunk,
+          r,
+          start);
+    }
+  }
+
   /** The line on stderr that says what ran, on which backend, and how long it took. */
   private static void ran(
       PrintWriter err,
@@ -466,19 +496,7 @@ public final class Main implements Callable<Integer> {
       Npy.Layout lx = layout("--input", o.input);
       int chunk = o.chunk(f, lx);
       if (chunk > 0) {
-        long start = System.nanoTime();
-        try (Rectifier r = main.engines.open(o.backend)) {
-          NpyStream.run(r, f, lx, o.input, null, null, output, chunk, "forward " + f);
-          ran(
-              spec.commandLine().getErr(),
-              "forward",
-              f,
-              lx.dtype(),
-              Arrays.toString(lx.shape()),
-              " streamed in chunks of " + chunk,
-              r,
-              start);
-        }
+        main.streamed(spec, "forward", f, o, lx, null, null, output, chunk);
         return 0;
       }
       Npy.Array x = read("--input", o.input);
@@ -561,19 +579,7 @@ public final class Main implements Callable<Integer> {
                   + Arrays.toString(lx.shape())
                   + "; give a gradient of the input's shape");
         }
-        long start = System.nanoTime();
-        try (Rectifier r = main.engines.open(o.backend)) {
-          NpyStream.run(r, f, lx, o.input, lg, gradOutput, gradInput, chunk, "backward " + f);
-          ran(
-              spec.commandLine().getErr(),
-              "backward",
-              f,
-              lx.dtype(),
-              Arrays.toString(lx.shape()),
-              " streamed in chunks of " + chunk,
-              r,
-              start);
-        }
+        main.streamed(spec, "backward", f, o, lx, lg, gradOutput, gradInput, chunk);
         return 0;
       }
       Npy.Array x = read("--input", o.input);
