@@ -42,73 +42,78 @@ __device__ inline float rrelu_slope_f32(ulong seed, ulong index, float lower, fl
   return fma((float)(r.x >> 8) * 0x1p-24f, width, lower);
 }
 
-#define ELEMENTWISE_ARGS_F(T) const T* x, T* y, const ulong n, const T p0, const T p1, const ulong seed, const ulong index0
-#define ELEMENTWISE_ARGS_B(T) const T* x, const T* g, T* dx, const ulong n, const T p0, const T p1, const ulong seed, const ulong index0
+#define ELEMENTWISE_ARGS_F(T) const T* x, T* y, const ulong n, const T p0, const T p1, const ulong seed, const ulong index0, const T ba, const T bb
+#define ELEMENTWISE_ARGS_B(T) const T* x, const T* g, T* dx, const ulong n, const T p0, const T p1, const ulong seed, const ulong index0, const T ba, const T bb
+
+/* Every write of y or dx (Activation.blend): alpha * v + beta * out, each operation rounded in T
+   (no fused multiply-add); beta == 0 never reads out, alpha == 1 multiplies by nothing. */
+#define STORE(T, OUT, AT, VALUE) do { T v_ = (VALUE); \
+  OUT[AT] = bb == 0 ? (ba == 1 ? v_ : ba * v_) : ba * v_ + bb * OUT[AT]; } while (0)
 
 /* The piecewise-linear and channel kernels, in the element type T alone. */
 #define DEFINE_LINEAR_KERNELS(T, SUFFIX, RRELU_SLOPE) \
 extern "C" __global__ void relu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = global_index(); if (i >= n) return; T v = x[i]; y[i] = v < 0 ? (T)0 : v; } \
+  size_t i = global_index(); if (i >= n) return; T v = x[i]; STORE(T, y, i, v < 0 ? (T)0 : v); } \
 extern "C" __global__ void relu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
-  size_t i = global_index(); if (i >= n) return; T v = x[i]; dx[i] = v > 0 ? g[i] : (v <= 0 ? (T)0 : v); } \
+  size_t i = global_index(); if (i >= n) return; T v = x[i]; STORE(T, dx, i, v > 0 ? g[i] : (v <= 0 ? (T)0 : v)); } \
 extern "C" __global__ void leaky_relu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = global_index(); if (i >= n) return; T v = x[i]; y[i] = v < 0 ? p0 * v : v; } \
+  size_t i = global_index(); if (i >= n) return; T v = x[i]; STORE(T, y, i, v < 0 ? p0 * v : v); } \
 extern "C" __global__ void leaky_relu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = global_index(); if (i >= n) return; T v = x[i]; \
-  dx[i] = v > 0 ? g[i] : (v <= 0 ? (p0 == 0 ? (T)0 : p0 * g[i]) : v); } \
+  STORE(T, dx, i, v > 0 ? g[i] : (v <= 0 ? (p0 == 0 ? (T)0 : p0 * g[i]) : v)); } \
 extern "C" __global__ void rrelu_train_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
   size_t i = global_index(); if (i >= n) return; T v = x[i]; \
-  y[i] = v < 0 ? RRELU_SLOPE(seed, index0 + i, p0, p1 - p0) * v : v; } \
+  STORE(T, y, i, v < 0 ? RRELU_SLOPE(seed, index0 + i, p0, p1 - p0) * v : v); } \
 extern "C" __global__ void rrelu_train_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = global_index(); if (i >= n) return; T v = x[i]; T d; \
   if (v > 0) d = g[i]; \
   else if (v <= 0) { T a = RRELU_SLOPE(seed, index0 + i, p0, p1 - p0); d = a == 0 ? (T)0 : a * g[i]; } \
   else d = v; \
-  dx[i] = d; } \
+  STORE(T, dx, i, d); } \
 extern "C" __global__ void hardtanh_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = global_index(); if (i >= n) return; T v = x[i]; y[i] = v < p0 ? p0 : (v > p1 ? p1 : v); } \
+  size_t i = global_index(); if (i >= n) return; T v = x[i]; STORE(T, y, i, v < p0 ? p0 : (v > p1 ? p1 : v)); } \
 extern "C" __global__ void hardtanh_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = global_index(); if (i >= n) return; T v = x[i]; \
-  dx[i] = (v > p0 && v < p1) ? g[i] : (v != v ? v : (T)0); } \
+  STORE(T, dx, i, (v > p0 && v < p1) ? g[i] : (v != v ? v : (T)0)); } \
 extern "C" __global__ void threshold_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = global_index(); if (i >= n) return; T v = x[i]; y[i] = v <= p0 ? p1 : v; } \
+  size_t i = global_index(); if (i >= n) return; T v = x[i]; STORE(T, y, i, v <= p0 ? p1 : v); } \
 extern "C" __global__ void threshold_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
-  size_t i = global_index(); if (i >= n) return; T v = x[i]; dx[i] = v > p0 ? g[i] : (v <= p0 ? (T)0 : v); } \
+  size_t i = global_index(); if (i >= n) return; T v = x[i]; STORE(T, dx, i, v > p0 ? g[i] : (v <= p0 ? (T)0 : v)); } \
 /* ---- channel functions on [outer, channels, inner] ---- */ \
 extern "C" __global__ void prelu_forward_##SUFFIX(const T* x, const T* w, T* y, \
-    const ulong n, const ulong channels, const ulong inner, const ulong weights) { \
+    const ulong n, const ulong channels, const ulong inner, const ulong weights, const T ba, const T bb) { \
   size_t i = global_index(); if (i >= n) return; \
-  T wc = w[weights == 1 ? 0 : (i / inner) % channels]; T v = x[i]; y[i] = v < 0 ? wc * v : v; } \
+  T wc = w[weights == 1 ? 0 : (i / inner) % channels]; T v = x[i]; STORE(T, y, i, v < 0 ? wc * v : v); } \
 extern "C" __global__ void prelu_backward_##SUFFIX(const T* x, const T* w, const T* g, \
-    T* dx, const ulong n, const ulong channels, const ulong inner, const ulong weights) { \
+    T* dx, const ulong n, const ulong channels, const ulong inner, const ulong weights, const T ba, const T bb) { \
   size_t i = global_index(); if (i >= n) return; \
   T wc = w[weights == 1 ? 0 : (i / inner) % channels]; T v = x[i]; \
-  dx[i] = v > 0 ? g[i] : (v <= 0 ? (wc == 0 ? (T)0 : wc * g[i]) : v); } \
+  STORE(T, dx, i, v > 0 ? g[i] : (v <= 0 ? (wc == 0 ? (T)0 : wc * g[i]) : v)); } \
 extern "C" __global__ void crelu_forward_##SUFFIX(const T* x, T* y, const ulong n, \
-    const ulong channels, const ulong inner) { \
+    const ulong channels, const ulong inner, const T ba, const T bb) { \
   size_t i = global_index(); if (i >= n) return; \
   ulong o = i / (channels * inner); ulong rest = i - o * channels * inner; \
   ulong pos = o * 2 * channels * inner + rest; ulong neg = pos + channels * inner; \
-  T v = x[i]; y[pos] = v < 0 ? (T)0 : v; y[neg] = -v < 0 ? (T)0 : -v; } \
+  T v = x[i]; STORE(T, y, pos, v < 0 ? (T)0 : v); STORE(T, y, neg, -v < 0 ? (T)0 : -v); } \
 extern "C" __global__ void crelu_backward_##SUFFIX(const T* x, const T* g, T* dx, \
-    const ulong n, const ulong channels, const ulong inner) { \
+    const ulong n, const ulong channels, const ulong inner, const T ba, const T bb) { \
   size_t i = global_index(); if (i >= n) return; \
   ulong o = i / (channels * inner); ulong rest = i - o * channels * inner; \
   ulong pos = o * 2 * channels * inner + rest; ulong neg = pos + channels * inner; \
   T v = x[i]; \
-  dx[i] = v > 0 ? g[pos] : (v < 0 ? -g[neg] : (v == 0 ? (T)0 : v)); } \
+  STORE(T, dx, i, v > 0 ? g[pos] : (v < 0 ? -g[neg] : (v == 0 ? (T)0 : v))); } \
 /* Maxout: one work-item per output element; NaN wins, the first of equals wins. */ \
 extern "C" __global__ void maxout_forward_##SUFFIX(const T* x, T* y, const ulong m, \
-    const ulong channels, const ulong inner, const ulong pieces) { \
+    const ulong channels, const ulong inner, const ulong pieces, const T ba, const T bb) { \
   size_t j = global_index(); if (j >= m) return; \
   ulong groups = channels / pieces; ulong o = j / (groups * inner); ulong r = j - o * groups * inner; \
   ulong grp = r / inner; ulong i = r - grp * inner; \
   ulong first = (o * channels + grp * pieces) * inner + i; \
   T best = x[first]; \
   for (ulong k = 1; k < pieces && best == best; k++) { T v = x[first + k * inner]; if (v > best || v != v) best = v; } \
-  y[j] = best; } \
+  STORE(T, y, j, best); } \
 extern "C" __global__ void maxout_backward_##SUFFIX(const T* x, const T* g, T* dx, \
-    const ulong m, const ulong channels, const ulong inner, const ulong pieces) { \
+    const ulong m, const ulong channels, const ulong inner, const ulong pieces, const T ba, const T bb) { \
   size_t j = global_index(); if (j >= m) return; \
   ulong groups = channels / pieces; ulong o = j / (groups * inner); ulong r = j - o * groups * inner; \
   ulong grp = r / inner; ulong i = r - grp * inner; \
@@ -116,7 +121,7 @@ extern "C" __global__ void maxout_backward_##SUFFIX(const T* x, const T* g, T* d
   T best = x[first]; ulong at = 0; \
   for (ulong k = 1; k < pieces && best == best; k++) { T v = x[first + k * inner]; if (v > best || v != v) { best = v; at = k; } } \
   T grad = best != best ? best : g[j]; \
-  for (ulong k = 0; k < pieces; k++) dx[first + k * inner] = k == at ? grad : (T)0; }
+  for (ulong k = 0; k < pieces; k++) STORE(T, dx, first + k * inner, k == at ? grad : (T)0); }
 
 
 #define SELU_SCALE 1.0507009873554805
@@ -476,42 +481,42 @@ __device__ inline double rrelu_slope_f64(ulong seed, ulong index, double lower, 
 /* The smooth kernels, computed in double and rounded once to T, and PReLU's weight gradient. */
 #define DEFINE_SMOOTH_KERNELS(T, SUFFIX) \
 extern "C" __global__ void elu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = global_index(); if (i >= n) return; y[i] = (T)elu_d((double)x[i], (double)p0); } \
+  size_t i = global_index(); if (i >= n) return; STORE(T, y, i, (T)elu_d((double)x[i], (double)p0)); } \
 extern "C" __global__ void elu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = global_index(); if (i >= n) return; T v = x[i]; \
-  if (p0 == 0) { dx[i] = v > 0 ? g[i] : (v <= 0 ? (T)0 : v); return; } \
-  dx[i] = TIMES(T, g[i], elu_prime((double)v, (double)p0), v); } \
+  if (p0 == 0) { STORE(T, dx, i, v > 0 ? g[i] : (v <= 0 ? (T)0 : v)); return; } \
+  STORE(T, dx, i, TIMES(T, g[i], elu_prime((double)v, (double)p0), v)); } \
 extern "C" __global__ void selu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = global_index(); if (i >= n) return; y[i] = (T)selu_d((double)x[i]); } \
+  size_t i = global_index(); if (i >= n) return; STORE(T, y, i, (T)selu_d((double)x[i])); } \
 extern "C" __global__ void selu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
-  size_t i = global_index(); if (i >= n) return; T v = x[i]; dx[i] = TIMES(T, g[i], selu_prime((double)v), v); } \
+  size_t i = global_index(); if (i >= n) return; T v = x[i]; STORE(T, dx, i, TIMES(T, g[i], selu_prime((double)v), v)); } \
 extern "C" __global__ void celu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = global_index(); if (i >= n) return; y[i] = (T)celu_d((double)x[i], (double)p0); } \
+  size_t i = global_index(); if (i >= n) return; STORE(T, y, i, (T)celu_d((double)x[i], (double)p0)); } \
 extern "C" __global__ void celu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
-  size_t i = global_index(); if (i >= n) return; T v = x[i]; dx[i] = TIMES(T, g[i], celu_prime((double)v, (double)p0), v); } \
+  size_t i = global_index(); if (i >= n) return; T v = x[i]; STORE(T, dx, i, TIMES(T, g[i], celu_prime((double)v, (double)p0), v)); } \
 extern "C" __global__ void gelu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = global_index(); if (i >= n) return; y[i] = (T)gelu_d((double)x[i]); } \
+  size_t i = global_index(); if (i >= n) return; STORE(T, y, i, (T)gelu_d((double)x[i])); } \
 extern "C" __global__ void gelu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = global_index(); if (i >= n) return; T v = x[i]; \
-  dx[i] = v < GELU_ZERO_DERIVATIVE_BELOW ? (T)0 : TIMES(T, g[i], gelu_prime((double)v), v); } \
+  STORE(T, dx, i, v < GELU_ZERO_DERIVATIVE_BELOW ? (T)0 : TIMES(T, g[i], gelu_prime((double)v), v)); } \
 extern "C" __global__ void gelu_tanh_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = global_index(); if (i >= n) return; y[i] = (T)gelu_tanh_d((double)x[i]); } \
+  size_t i = global_index(); if (i >= n) return; STORE(T, y, i, (T)gelu_tanh_d((double)x[i])); } \
 extern "C" __global__ void gelu_tanh_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = global_index(); if (i >= n) return; T v = x[i]; \
-  dx[i] = v < GELU_TANH_ZERO_DERIVATIVE_BELOW ? (T)0 : TIMES(T, g[i], gelu_tanh_prime((double)v), v); } \
+  STORE(T, dx, i, v < GELU_TANH_ZERO_DERIVATIVE_BELOW ? (T)0 : TIMES(T, g[i], gelu_tanh_prime((double)v), v)); } \
 extern "C" __global__ void silu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = global_index(); if (i >= n) return; y[i] = (T)silu_d((double)x[i]); } \
+  size_t i = global_index(); if (i >= n) return; STORE(T, y, i, (T)silu_d((double)x[i])); } \
 extern "C" __global__ void silu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
-  size_t i = global_index(); if (i >= n) return; T v = x[i]; dx[i] = TIMES(T, g[i], silu_prime((double)v), v); } \
+  size_t i = global_index(); if (i >= n) return; T v = x[i]; STORE(T, dx, i, TIMES(T, g[i], silu_prime((double)v), v)); } \
 extern "C" __global__ void mish_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = global_index(); if (i >= n) return; y[i] = (T)mish_d((double)x[i]); } \
+  size_t i = global_index(); if (i >= n) return; STORE(T, y, i, (T)mish_d((double)x[i])); } \
 extern "C" __global__ void mish_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
-  size_t i = global_index(); if (i >= n) return; T v = x[i]; dx[i] = TIMES(T, g[i], mish_prime((double)v), v); } \
+  size_t i = global_index(); if (i >= n) return; T v = x[i]; STORE(T, dx, i, TIMES(T, g[i], mish_prime((double)v), v)); } \
 extern "C" __global__ void softplus_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = global_index(); if (i >= n) return; y[i] = (T)softplus_d((double)x[i], (double)p0, (double)p1); } \
+  size_t i = global_index(); if (i >= n) return; STORE(T, y, i, (T)softplus_d((double)x[i], (double)p0, (double)p1)); } \
 extern "C" __global__ void softplus_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = global_index(); if (i >= n) return; T v = x[i]; \
-  dx[i] = TIMES(T, g[i], softplus_prime((double)v, (double)p0, (double)p1), v); } \
+  STORE(T, dx, i, TIMES(T, g[i], softplus_prime((double)v, (double)p0, (double)p1), v)); } \
 /* One work-item per weight, summing in double in flat C order: the CPU backend's order, so the */ \
 /* result is the same bit for bit, and the same for any launch geometry. */ \
 extern "C" __global__ void prelu_weight_##SUFFIX(const T* x, const T* g, T* gw, \

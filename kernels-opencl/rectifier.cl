@@ -43,73 +43,78 @@ inline float rrelu_slope_f32(ulong seed, ulong index, float lower, float width) 
   return fma((float)(r.x >> 8) * 0x1p-24f, width, lower);
 }
 
-#define ELEMENTWISE_ARGS_F(T) __global const T* x, __global T* y, const ulong n, const T p0, const T p1, const ulong seed, const ulong index0
-#define ELEMENTWISE_ARGS_B(T) __global const T* x, __global const T* g, __global T* dx, const ulong n, const T p0, const T p1, const ulong seed, const ulong index0
+#define ELEMENTWISE_ARGS_F(T) __global const T* x, __global T* y, const ulong n, const T p0, const T p1, const ulong seed, const ulong index0, const T ba, const T bb
+#define ELEMENTWISE_ARGS_B(T) __global const T* x, __global const T* g, __global T* dx, const ulong n, const T p0, const T p1, const ulong seed, const ulong index0, const T ba, const T bb
+
+/* Every write of y or dx (Activation.blend): alpha * v + beta * out, each operation rounded in T
+   (no fused multiply-add); beta == 0 never reads out, alpha == 1 multiplies by nothing. */
+#define STORE(T, OUT, AT, VALUE) do { T v_ = (VALUE); \
+  OUT[AT] = bb == 0 ? (ba == 1 ? v_ : ba * v_) : ba * v_ + bb * OUT[AT]; } while (0)
 
 /* The piecewise-linear and channel kernels, in the element type T alone. */
 #define DEFINE_LINEAR_KERNELS(T, SUFFIX, RRELU_SLOPE) \
 __kernel void relu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; y[i] = v < 0 ? (T)0 : v; } \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, y, i, v < 0 ? (T)0 : v); } \
 __kernel void relu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; dx[i] = v > 0 ? g[i] : (v <= 0 ? (T)0 : v); } \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, dx, i, v > 0 ? g[i] : (v <= 0 ? (T)0 : v)); } \
 __kernel void leaky_relu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; y[i] = v < 0 ? p0 * v : v; } \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, y, i, v < 0 ? p0 * v : v); } \
 __kernel void leaky_relu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
-  dx[i] = v > 0 ? g[i] : (v <= 0 ? (p0 == 0 ? (T)0 : p0 * g[i]) : v); } \
+  STORE(T, dx, i, v > 0 ? g[i] : (v <= 0 ? (p0 == 0 ? (T)0 : p0 * g[i]) : v)); } \
 __kernel void rrelu_train_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
-  y[i] = v < 0 ? RRELU_SLOPE(seed, index0 + i, p0, p1 - p0) * v : v; } \
+  STORE(T, y, i, v < 0 ? RRELU_SLOPE(seed, index0 + i, p0, p1 - p0) * v : v); } \
 __kernel void rrelu_train_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; T d; \
   if (v > 0) d = g[i]; \
   else if (v <= 0) { T a = RRELU_SLOPE(seed, index0 + i, p0, p1 - p0); d = a == 0 ? (T)0 : a * g[i]; } \
   else d = v; \
-  dx[i] = d; } \
+  STORE(T, dx, i, d); } \
 __kernel void hardtanh_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; y[i] = v < p0 ? p0 : (v > p1 ? p1 : v); } \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, y, i, v < p0 ? p0 : (v > p1 ? p1 : v)); } \
 __kernel void hardtanh_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
-  dx[i] = (v > p0 && v < p1) ? g[i] : (v != v ? v : (T)0); } \
+  STORE(T, dx, i, (v > p0 && v < p1) ? g[i] : (v != v ? v : (T)0)); } \
 __kernel void threshold_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; y[i] = v <= p0 ? p1 : v; } \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, y, i, v <= p0 ? p1 : v); } \
 __kernel void threshold_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; dx[i] = v > p0 ? g[i] : (v <= p0 ? (T)0 : v); } \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, dx, i, v > p0 ? g[i] : (v <= p0 ? (T)0 : v)); } \
 /* ---- channel functions on [outer, channels, inner] ---- */ \
 __kernel void prelu_forward_##SUFFIX(__global const T* x, __global const T* w, __global T* y, \
-    const ulong n, const ulong channels, const ulong inner, const ulong weights) { \
+    const ulong n, const ulong channels, const ulong inner, const ulong weights, const T ba, const T bb) { \
   size_t i = get_global_id(0); if (i >= n) return; \
-  T wc = w[weights == 1 ? 0 : (i / inner) % channels]; T v = x[i]; y[i] = v < 0 ? wc * v : v; } \
+  T wc = w[weights == 1 ? 0 : (i / inner) % channels]; T v = x[i]; STORE(T, y, i, v < 0 ? wc * v : v); } \
 __kernel void prelu_backward_##SUFFIX(__global const T* x, __global const T* w, __global const T* g, \
-    __global T* dx, const ulong n, const ulong channels, const ulong inner, const ulong weights) { \
+    __global T* dx, const ulong n, const ulong channels, const ulong inner, const ulong weights, const T ba, const T bb) { \
   size_t i = get_global_id(0); if (i >= n) return; \
   T wc = w[weights == 1 ? 0 : (i / inner) % channels]; T v = x[i]; \
-  dx[i] = v > 0 ? g[i] : (v <= 0 ? (wc == 0 ? (T)0 : wc * g[i]) : v); } \
+  STORE(T, dx, i, v > 0 ? g[i] : (v <= 0 ? (wc == 0 ? (T)0 : wc * g[i]) : v)); } \
 __kernel void crelu_forward_##SUFFIX(__global const T* x, __global T* y, const ulong n, \
-    const ulong channels, const ulong inner) { \
+    const ulong channels, const ulong inner, const T ba, const T bb) { \
   size_t i = get_global_id(0); if (i >= n) return; \
   ulong o = i / (channels * inner); ulong rest = i - o * channels * inner; \
   ulong pos = o * 2 * channels * inner + rest; ulong neg = pos + channels * inner; \
-  T v = x[i]; y[pos] = v < 0 ? (T)0 : v; y[neg] = -v < 0 ? (T)0 : -v; } \
+  T v = x[i]; STORE(T, y, pos, v < 0 ? (T)0 : v); STORE(T, y, neg, -v < 0 ? (T)0 : -v); } \
 __kernel void crelu_backward_##SUFFIX(__global const T* x, __global const T* g, __global T* dx, \
-    const ulong n, const ulong channels, const ulong inner) { \
+    const ulong n, const ulong channels, const ulong inner, const T ba, const T bb) { \
   size_t i = get_global_id(0); if (i >= n) return; \
   ulong o = i / (channels * inner); ulong rest = i - o * channels * inner; \
   ulong pos = o * 2 * channels * inner + rest; ulong neg = pos + channels * inner; \
   T v = x[i]; \
-  dx[i] = v > 0 ? g[pos] : (v < 0 ? -g[neg] : (v == 0 ? (T)0 : v)); } \
+  STORE(T, dx, i, v > 0 ? g[pos] : (v < 0 ? -g[neg] : (v == 0 ? (T)0 : v))); } \
 /* Maxout: one work-item per output element; NaN wins, the first of equals wins. */ \
 __kernel void maxout_forward_##SUFFIX(__global const T* x, __global T* y, const ulong m, \
-    const ulong channels, const ulong inner, const ulong pieces) { \
+    const ulong channels, const ulong inner, const ulong pieces, const T ba, const T bb) { \
   size_t j = get_global_id(0); if (j >= m) return; \
   ulong groups = channels / pieces; ulong o = j / (groups * inner); ulong r = j - o * groups * inner; \
   ulong grp = r / inner; ulong i = r - grp * inner; \
   ulong first = (o * channels + grp * pieces) * inner + i; \
   T best = x[first]; \
   for (ulong k = 1; k < pieces && best == best; k++) { T v = x[first + k * inner]; if (v > best || v != v) best = v; } \
-  y[j] = best; } \
+  STORE(T, y, j, best); } \
 __kernel void maxout_backward_##SUFFIX(__global const T* x, __global const T* g, __global T* dx, \
-    const ulong m, const ulong channels, const ulong inner, const ulong pieces) { \
+    const ulong m, const ulong channels, const ulong inner, const ulong pieces, const T ba, const T bb) { \
   size_t j = get_global_id(0); if (j >= m) return; \
   ulong groups = channels / pieces; ulong o = j / (groups * inner); ulong r = j - o * groups * inner; \
   ulong grp = r / inner; ulong i = r - grp * inner; \
@@ -117,7 +122,7 @@ __kernel void maxout_backward_##SUFFIX(__global const T* x, __global const T* g,
   T best = x[first]; ulong at = 0; \
   for (ulong k = 1; k < pieces && best == best; k++) { T v = x[first + k * inner]; if (v > best || v != v) { best = v; at = k; } } \
   T grad = best != best ? best : g[j]; \
-  for (ulong k = 0; k < pieces; k++) dx[first + k * inner] = k == at ? grad : (T)0; }
+  for (ulong k = 0; k < pieces; k++) STORE(T, dx, first + k * inner, k == at ? grad : (T)0); }
 
 #ifndef RECTIFIER_NO_FP64
 // ================================================================== double path
@@ -480,42 +485,42 @@ inline double rrelu_slope_f64(ulong seed, ulong index, double lower, double widt
 /* The smooth kernels, computed in double and rounded once to T, and PReLU's weight gradient. */
 #define DEFINE_SMOOTH_KERNELS(T, SUFFIX) \
 __kernel void elu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; y[i] = (T)elu_d((double)x[i], (double)p0); } \
+  size_t i = get_global_id(0); if (i >= n) return; STORE(T, y, i, (T)elu_d((double)x[i], (double)p0)); } \
 __kernel void elu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
-  if (p0 == 0) { dx[i] = v > 0 ? g[i] : (v <= 0 ? (T)0 : v); return; } \
-  dx[i] = TIMES(T, g[i], elu_prime((double)v, (double)p0), v); } \
+  if (p0 == 0) { STORE(T, dx, i, v > 0 ? g[i] : (v <= 0 ? (T)0 : v)); return; } \
+  STORE(T, dx, i, TIMES(T, g[i], elu_prime((double)v, (double)p0), v)); } \
 __kernel void selu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; y[i] = (T)selu_d((double)x[i]); } \
+  size_t i = get_global_id(0); if (i >= n) return; STORE(T, y, i, (T)selu_d((double)x[i])); } \
 __kernel void selu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; dx[i] = TIMES(T, g[i], selu_prime((double)v), v); } \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, dx, i, TIMES(T, g[i], selu_prime((double)v), v)); } \
 __kernel void celu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; y[i] = (T)celu_d((double)x[i], (double)p0); } \
+  size_t i = get_global_id(0); if (i >= n) return; STORE(T, y, i, (T)celu_d((double)x[i], (double)p0)); } \
 __kernel void celu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; dx[i] = TIMES(T, g[i], celu_prime((double)v, (double)p0), v); } \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, dx, i, TIMES(T, g[i], celu_prime((double)v, (double)p0), v)); } \
 __kernel void gelu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; y[i] = (T)gelu_d((double)x[i]); } \
+  size_t i = get_global_id(0); if (i >= n) return; STORE(T, y, i, (T)gelu_d((double)x[i])); } \
 __kernel void gelu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
-  dx[i] = v < GELU_ZERO_DERIVATIVE_BELOW ? (T)0 : TIMES(T, g[i], gelu_prime((double)v), v); } \
+  STORE(T, dx, i, v < GELU_ZERO_DERIVATIVE_BELOW ? (T)0 : TIMES(T, g[i], gelu_prime((double)v), v)); } \
 __kernel void gelu_tanh_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; y[i] = (T)gelu_tanh_d((double)x[i]); } \
+  size_t i = get_global_id(0); if (i >= n) return; STORE(T, y, i, (T)gelu_tanh_d((double)x[i])); } \
 __kernel void gelu_tanh_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
-  dx[i] = v < GELU_TANH_ZERO_DERIVATIVE_BELOW ? (T)0 : TIMES(T, g[i], gelu_tanh_prime((double)v), v); } \
+  STORE(T, dx, i, v < GELU_TANH_ZERO_DERIVATIVE_BELOW ? (T)0 : TIMES(T, g[i], gelu_tanh_prime((double)v), v)); } \
 __kernel void silu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; y[i] = (T)silu_d((double)x[i]); } \
+  size_t i = get_global_id(0); if (i >= n) return; STORE(T, y, i, (T)silu_d((double)x[i])); } \
 __kernel void silu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; dx[i] = TIMES(T, g[i], silu_prime((double)v), v); } \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, dx, i, TIMES(T, g[i], silu_prime((double)v), v)); } \
 __kernel void mish_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; y[i] = (T)mish_d((double)x[i]); } \
+  size_t i = get_global_id(0); if (i >= n) return; STORE(T, y, i, (T)mish_d((double)x[i])); } \
 __kernel void mish_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; dx[i] = TIMES(T, g[i], mish_prime((double)v), v); } \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, dx, i, TIMES(T, g[i], mish_prime((double)v), v)); } \
 __kernel void softplus_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
-  size_t i = get_global_id(0); if (i >= n) return; y[i] = (T)softplus_d((double)x[i], (double)p0, (double)p1); } \
+  size_t i = get_global_id(0); if (i >= n) return; STORE(T, y, i, (T)softplus_d((double)x[i], (double)p0, (double)p1)); } \
 __kernel void softplus_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
-  dx[i] = TIMES(T, g[i], softplus_prime((double)v, (double)p0, (double)p1), v); } \
+  STORE(T, dx, i, TIMES(T, g[i], softplus_prime((double)v, (double)p0, (double)p1), v)); } \
 /* One work-item per weight, summing in double in flat C order: the CPU backend's order, so the */ \
 /* result is the same bit for bit, and the same for any launch geometry. */ \
 __kernel void prelu_weight_##SUFFIX(__global const T* x, __global const T* g, __global T* gw, \
@@ -1178,11 +1183,11 @@ inline ffx softplus_prime_f(float x, float beta, float threshold) {
    GELU_TANH_ZERO_DERIVATIVE_BELOW in the double path. */
 #define FF_KERNELS(NAME, FORWARD, PRIME, ZERO_BELOW) \
 __kernel void NAME##_forward_f32(ELEMENTWISE_ARGS_F(float)) { \
-  size_t i = get_global_id(0); if (i >= n) return; float v = x[i]; y[i] = FORWARD; } \
+  size_t i = get_global_id(0); if (i >= n) return; float v = x[i]; STORE(float, y, i, FORWARD); } \
 __kernel void NAME##_backward_f32(ELEMENTWISE_ARGS_B(float)) { \
   size_t i = get_global_id(0); if (i >= n) return; float v = x[i]; \
-  if (v < ZERO_BELOW) { dx[i] = 0.0f; return; } \
-  ffx d = PRIME; dx[i] = FF_TIMES(g[i], d, v); }
+  if (v < ZERO_BELOW) { STORE(float, dx, i, 0.0f); return; } \
+  ffx d = PRIME; STORE(float, dx, i, FF_TIMES(g[i], d, v)); }
 
 FF_KERNELS(selu, selu_f(v), selu_prime_f(v), -INFINITY)
 FF_KERNELS(celu, celu_f(v, p0), celu_prime_f(v, p0), -INFINITY)
@@ -1195,7 +1200,7 @@ FF_KERNELS(softplus, softplus_f(v, p0, p1), softplus_prime_f(v, p0, p1), -INFINI
 __kernel void elu_forward_f32(ELEMENTWISE_ARGS_F(float)) {
   size_t i = get_global_id(0);
   if (i >= n) return;
-  y[i] = elu_f(x[i], p0);
+  STORE(float, y, i, elu_f(x[i], p0));
 }
 
 __kernel void elu_backward_f32(ELEMENTWISE_ARGS_B(float)) {
@@ -1203,11 +1208,11 @@ __kernel void elu_backward_f32(ELEMENTWISE_ARGS_B(float)) {
   if (i >= n) return;
   float v = x[i];
   if (p0 == 0) {
-    dx[i] = v > 0 ? g[i] : (v <= 0 ? 0.0f : v);
+    STORE(float, dx, i, v > 0 ? g[i] : (v <= 0 ? 0.0f : v));
     return;
   }
   ffx d = elu_prime_f(v, p0);
-  dx[i] = FF_TIMES(g[i], d, v);
+  STORE(float, dx, i, FF_TIMES(g[i], d, v));
 }
 
 /* One work-item per weight, summing the exact products g * x in float-float, in flat C order (the

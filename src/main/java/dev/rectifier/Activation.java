@@ -129,14 +129,29 @@ public final class Activation {
   private final int channelAxis;
   private final boolean training;
   private final long seed;
+  private final double blendAlpha;
+  private final double blendBeta;
 
   private Activation(
       Function function, Map<String, Double> params, int channelAxis, boolean training, long seed) {
+    this(function, params, channelAxis, training, seed, 1, 0);
+  }
+
+  private Activation(
+      Function function,
+      Map<String, Double> params,
+      int channelAxis,
+      boolean training,
+      long seed,
+      double blendAlpha,
+      double blendBeta) {
     this.function = function;
     this.params = Collections.unmodifiableMap(params);
     this.channelAxis = channelAxis;
     this.training = training;
     this.seed = seed;
+    this.blendAlpha = blendAlpha;
+    this.blendBeta = blendBeta;
   }
 
   private static Activation of(Function f, Object... namesAndValues) {
@@ -372,7 +387,48 @@ public final class Activation {
     if (function != Function.RRELU) {
       throw new IllegalArgumentException("only rrelu has a training mode, not " + function.id);
     }
-    return rreluTraining(param("lower"), param("upper"), seed);
+    return rreluTraining(param("lower"), param("upper"), seed).blend(blendAlpha, blendBeta);
+  }
+
+  /**
+   * This activation writing its output blended with what the output holds, as cuDNN's alpha and
+   * beta: forward {@code y = alpha * f(x) + beta * y}, backward {@code gradInput = alpha *
+   * gradOutput * f'(x) + beta * gradInput} (PReLU's weight gradient is written, not blended).
+   * {@code alpha} and {@code beta} are rounded to the tensor's type, and each product and the sum
+   * is rounded in that type ({@code (alpha*v) + (beta*y)}, never fused), so every backend gives the
+   * same bits. With {@code beta = 0} the output is not read at all (uninitialised or NaN contents
+   * do not leak) and with {@code alpha = 1} nothing is multiplied: {@code blend(1, 0)} is the plain
+   * activation. Lets a layer accumulate gradients ({@code beta = 1}) or scale a residual branch
+   * without another pass over memory. Both must be finite.
+   */
+  public Activation blend(double alpha, double beta) {
+    if (!Double.isFinite(alpha) || !Double.isFinite(beta)) {
+      throw new IllegalArgumentException(
+          "blend: alpha is " + alpha + " and beta is " + beta + "; give finite numbers");
+    }
+    // -0.0 and +0.0 say the same (the output is not read), so they compare equal here
+    return new Activation(
+        function, params, channelAxis, training, seed, alpha, beta == 0 ? 0 : beta);
+  }
+
+  /** The blend's alpha: 1 unless {@link #blend} set it. */
+  public double blendAlpha() {
+    return blendAlpha;
+  }
+
+  /** The blend's beta: 0 (the output not read) unless {@link #blend} set it. */
+  public double blendBeta() {
+    return blendBeta;
+  }
+
+  /** Whether the output is blended, not just written ({@link #blend} other than {@code (1, 0)}). */
+  public boolean blends() {
+    return blendAlpha != 1 || blendBeta != 0;
+  }
+
+  /** Whether the output is read before it is written ({@code blendBeta() != 0}). */
+  public boolean readsOutput() {
+    return blendBeta != 0;
   }
 
   private static Activation validated(
@@ -540,12 +596,14 @@ public final class Activation {
         && params.equals(a.params)
         && channelAxis == a.channelAxis
         && training == a.training
-        && seed == a.seed;
+        && seed == a.seed
+        && blendAlpha == a.blendAlpha
+        && blendBeta == a.blendBeta;
   }
 
   @Override
   public int hashCode() {
-    return Objects.hash(function, params, channelAxis, training, seed);
+    return Objects.hash(function, params, channelAxis, training, seed, blendAlpha, blendBeta);
   }
 
   @Override
@@ -558,7 +616,11 @@ public final class Activation {
     }
     if (channelAxis != DEFAULT_AXIS) s.append(sep).append("channel_axis=").append(channelAxis);
     if (training) s.append(sep).append("training, seed=").append(seed);
-    return s.append(')').toString();
+    s.append(')');
+    if (blends()) {
+      s.append(".blend(").append(fmt(blendAlpha)).append(", ").append(fmt(blendBeta)).append(')');
+    }
+    return s.toString();
   }
 
   private static String fmt(double v) {

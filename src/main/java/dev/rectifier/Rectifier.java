@@ -798,7 +798,7 @@ public final class Rectifier implements AutoCloseable {
           f,
           xo,
           new HostArray[] {yo},
-          new HostArray[] {xo, wo},
+          f.readsOutput() ? new HostArray[] {xo, wo, yo} : new HostArray[] {xo, wo},
           b -> b.forward(f, shape, xo, wo, yo));
     } finally {
       l.unlock();
@@ -989,7 +989,7 @@ public final class Rectifier implements AutoCloseable {
           f,
           xo,
           new HostArray[] {dxo, gwo},
-          new HostArray[] {xo, wo, go},
+          f.readsOutput() ? new HostArray[] {xo, wo, go, dxo} : new HostArray[] {xo, wo, go},
           b -> b.backward(f, shape, xo, wo, go, dxo, gwo));
     } finally {
       l.unlock();

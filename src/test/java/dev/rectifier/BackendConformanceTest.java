@@ -45,7 +45,7 @@ import org.junit.jupiter.params.provider.MethodSource;
  * <p>A subclass names its backend; if that backend cannot run here, the subclass decides whether
  * that is a skip (with the reason) or a failure (a backend expected here, as in CI).
  */
-public abstract class BackendConformanceTest {
+public abstract class BackendConformanceTest implements FeatureConformance {
   /** The backend's name, as forced through {@link Rectifier.Builder#backend}. */
   protected abstract String backend();
 
@@ -77,7 +77,8 @@ public abstract class BackendConformanceTest {
   }
 
   /** Runs {@code body}, or checks that it is refused when the backend does not compute float64. */
-  protected void inFloat64(org.junit.jupiter.api.function.Executable body) throws Throwable {
+  @Override
+  public void inFloat64(org.junit.jupiter.api.function.Executable body) throws Throwable {
     if (computesFloat64()) {
       body.execute();
       return;
@@ -93,6 +94,11 @@ public abstract class BackendConformanceTest {
   private static final Map<String, String> WORST_AT = new ConcurrentSkipListMap<>();
 
   protected Rectifier engine;
+
+  @Override
+  public Rectifier engine() {
+    return engine;
+  }
 
   @BeforeEach
   void open() {

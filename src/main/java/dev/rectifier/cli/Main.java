@@ -287,6 +287,15 @@ public final class Main implements Callable<Integer> {
     String backend;
 
     @Option(
+        names = "--blend",
+        paramLabel = "ALPHA,BETA",
+        description =
+            "Write alpha * result + beta * (what the output file holds), as cuDNN's alpha and"
+                + " beta; with beta not 0 the output file must exist, of the result's shape and"
+                + " type (default 1,0: the output is replaced).")
+    String blend;
+
+    @Option(
         names = "--chunk-elements",
         paramLabel = "N",
         description =
@@ -343,6 +352,7 @@ public final class Main implements Callable<Integer> {
         }
         f = f.training(seed);
       }
+      if (blend != null) f = blended(f, blend);
       if (f.function() == Function.PRELU && weight == null) {
         throw new IllegalArgumentException("prelu needs --weight W.npy (one weight per channel)");
       }
@@ -351,6 +361,51 @@ public final class Main implements Callable<Integer> {
       }
       return f;
     }
+  }
+
+  private static Activation blended(Activation f, String text) {
+    String[] parts = text.split(",", -1);
+    if (parts.length != 2) {
+      throw new IllegalArgumentException(
+          "--blend " + text + ": give ALPHA,BETA, two numbers (1,1 adds the result to the output)");
+    }
+    try {
+      return f.blend(parseNumber(parts[0]), parseNumber(parts[1]));
+    } catch (NumberFormatException e) {
+      throw new IllegalArgumentException(
+          "--blend " + text + ": '" + e.getMessage() + "' is not a number");
+    } catch (IllegalArgumentException e) {
+      throw new IllegalArgumentException("--blend " + text + ": " + e.getMessage());
+    }
+  }
+
+  /**
+   * What the output file holds, for a call that blends into it (beta not 0): it must exist and have
+   * {@code shape} and {@code t}; null when the call does not read its output.
+   */
+  private static Object oldOutput(Activation f, String option, Path file, DType t, int[] shape)
+      throws IOException {
+    if (!f.readsOutput()) return null;
+    if (!Files.exists(file)) {
+      throw new IllegalArgumentException(
+          option
+              + ": "
+              + file
+              + " does not exist, but --blend with beta not 0 adds to it; create"
+              + " it or give beta 0");
+    }
+    Npy.Array old = read(option, file);
+    sameType(option, old.dtype(), t);
+    if (!Arrays.equals(old.shape(), shape)) {
+      throw new IllegalArgumentException(
+          option
+              + " has shape "
+              + old.shapeText()
+              + " but the result has "
+              + Arrays.toString(shape)
+              + "; --blend with beta not 0 needs the result's shape");
+    }
+    return old.data();
   }
 
   /** A number as Java reads it, and also nan, inf, -inf in any case (as NumPy prints them). */
@@ -504,7 +559,8 @@ public final class Main implements Callable<Integer> {
       Shape out = f.outputShape(shape);
       Npy.Array w = o.weight == null ? null : read("--weight", o.weight);
       if (w != null) sameType("--weight", w.dtype(), x.dtype());
-      Object y = newArray(x.dtype(), out.size());
+      Object old = oldOutput(f, "--output", output, x.dtype(), out.dims());
+      Object y = old != null ? old : newArray(x.dtype(), out.size());
       long start = System.nanoTime();
       try (Rectifier r = main.engines.open(o.backend)) {
         if (x.dtype() == DType.FLOAT32) {
@@ -601,7 +657,8 @@ public final class Main implements Callable<Integer> {
       }
       Npy.Array w = o.weight == null ? null : read("--weight", o.weight);
       if (w != null) sameType("--weight", w.dtype(), x.dtype());
-      Object dx = newArray(x.dtype(), shape.size());
+      Object old = oldOutput(f, "--grad-input", gradInput, x.dtype(), shape.dims());
+      Object dx = old != null ? old : newArray(x.dtype(), shape.size());
       Object dw = w == null ? null : newArray(x.dtype(), w.size());
       long start = System.nanoTime();
       try (Rectifier r = main.engines.open(o.backend)) {

@@ -64,11 +64,13 @@ final class NpyStream {
       throws IOException {
     DType t = x.dtype();
     int b = t.bytes();
+    Npy.Layout old = f.readsOutput() ? blendedInto(target, x, g == null) : null;
     byte[] header = Npy.header(t, x.shape());
     Path tmp = Npy.temporaryBeside(target);
     boolean bar = System.console() != null && x.bytes() > STREAM_ABOVE;
     try (FileChannel xc = FileChannel.open(xFile, StandardOpenOption.READ);
         FileChannel gc = g == null ? null : FileChannel.open(gFile, StandardOpenOption.READ);
+        FileChannel oldc = old == null ? null : FileChannel.open(target, StandardOpenOption.READ);
         RandomAccessFile out = new RandomAccessFile(tmp.toFile(), "rw");
         ProgressBar progress = bar ? bar(label, x.count()) : null) {
       out.setLength(header.length + x.bytes());
@@ -83,6 +85,7 @@ final class NpyStream {
         int n = (int) Math.min(size, x.count() - from);
         read(xc, x.dataStart() + from * b, io, n * b, x.order(), xs, n);
         if (g != null) read(gc, g.dataStart() + from * b, io, n * b, g.order(), gs, n);
+        if (old != null) read(oldc, old.dataStart() + from * b, io, n * b, old.order(), ys, n);
         compute(engine, f, xs, gs, ys, n);
         io.clear().limit(n * b);
         io.order(ByteOrder.LITTLE_ENDIAN);
@@ -101,6 +104,38 @@ final class NpyStream {
     } finally {
       Files.deleteIfExists(tmp);
     }
+  }
+
+  /** The layout of the file a blend with beta not 0 adds to: it must match {@code x}. */
+  private static Npy.Layout blendedInto(Path target, Npy.Layout x, boolean forward)
+      throws IOException {
+    String option = forward ? "--output" : "--grad-input";
+    if (!Files.exists(target)) {
+      throw new IllegalArgumentException(
+          option
+              + ": "
+              + target
+              + " does not exist, but --blend with beta not 0 adds to it;"
+              + " create it or give beta 0");
+    }
+    Npy.Layout old;
+    try {
+      old = Npy.layout(target);
+    } catch (IOException e) {
+      throw new Npy.NpyException(option + ": " + e.getMessage());
+    }
+    if (old.dtype() != x.dtype() || !java.util.Arrays.equals(old.shape(), x.shape())) {
+      throw new IllegalArgumentException(
+          option
+              + " is "
+              + old.dtype().shortName()
+              + java.util.Arrays.toString(old.shape())
+              + " but the result is "
+              + x.dtype().shortName()
+              + java.util.Arrays.toString(x.shape())
+              + "; --blend with beta not 0 needs the result's shape and type");
+    }
+    return old;
   }
 
   private static ProgressBar bar(String label, long count) {

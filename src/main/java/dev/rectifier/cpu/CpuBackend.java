@@ -91,6 +91,12 @@ final class CpuBackend implements Backend {
     return o == null ? null : Slice.of(array(o), offset(o));
   }
 
+  /** The output's window: written, or blended into when {@code f} blends. */
+  private static Slice output(Activation f, Operand o) {
+    if (!f.blends()) return slice(o);
+    return Slice.blended(array(o), offset(o), f.blendAlpha(), f.blendBeta());
+  }
+
   @Override
   public void forward(Activation f, Shape shape, Operand x, Operand weight, Operand y) {
     if (f.function().channelwise()) {
@@ -98,19 +104,17 @@ final class CpuBackend implements Backend {
       return;
     }
     Object xa = array(x);
-    Object ya = array(y);
     int xo = offset(x);
-    int yo = offset(y);
-    split(
+    tiled(
+        f,
         (int) x.length(),
-        grain(f),
-        (from, to) -> {
+        y,
+        (from, count, out, oo) -> {
           if (xa instanceof float[] xf) {
-            ElementwiseKernels.forward(
-                f, xf, xo + from, (float[]) ya, yo + from, to - from, from, loops);
+            ElementwiseKernels.forward(f, xf, xo + from, (float[]) out, oo, count, from, loops);
           } else {
             ElementwiseKernels.forward(
-                f, (double[]) xa, xo + from, (double[]) ya, yo + from, to - from, from);
+                f, (double[]) xa, xo + from, (double[]) out, oo, count, from);
           }
         });
   }
@@ -130,18 +134,16 @@ final class CpuBackend implements Backend {
     }
     Object xa = array(x);
     Object ga = array(gradOutput);
-    Object da = array(gradInput);
     int xo = offset(x);
     int go = offset(gradOutput);
-    int dxo = offset(gradInput);
-    split(
+    tiled(
+        f,
         (int) x.length(),
-        grain(f),
-        (from, to) -> {
-          int n = to - from;
+        gradInput,
+        (from, count, out, oo) -> {
           if (xa instanceof float[] xf) {
             ElementwiseKernels.backward(
-                f, xf, xo + from, (float[]) ga, go + from, (float[]) da, dxo + from, n, from);
+                f, xf, xo + from, (float[]) ga, go + from, (float[]) out, oo, count, from);
           } else {
             ElementwiseKernels.backward(
                 f,
@@ -149,10 +151,55 @@ final class CpuBackend implements Backend {
                 xo + from,
                 (double[]) ga,
                 go + from,
-                (double[]) da,
-                dxo + from,
-                n,
+                (double[]) out,
+                oo,
+                count,
                 from);
+          }
+        });
+  }
+
+  /** Computes elements {@code [from, from + count)} of a call into {@code out} from {@code oo}. */
+  @FunctionalInterface
+  private interface Elements {
+    void run(int from, int count, Object out, int oo);
+  }
+
+  /**
+   * Runs an elementwise call of {@code n} elements into {@code output}, split over threads:
+   * straight into the output, or, when {@code f} blends, a {@link Blend#TILE} at a time into a
+   * scratch tile that is then blended into the output (in place is safe: a tile's inputs are read
+   * before its outputs are written).
+   */
+  private void tiled(Activation f, int n, Operand output, Elements body) {
+    Object out = array(output);
+    int oo = offset(output);
+    if (!f.blends()) {
+      split(n, grain(f), (from, to) -> body.run(from, to - from, out, oo + from));
+      return;
+    }
+    split(
+        n,
+        grain(f),
+        (from, to) -> {
+          int size = Math.min(Blend.TILE, to - from);
+          if (out instanceof float[] o) {
+            float[] tile = new float[size];
+            float a = (float) f.blendAlpha();
+            float b = (float) f.blendBeta();
+            for (int t = from; t < to; t += size) {
+              int m = Math.min(size, to - t);
+              body.run(t, m, tile, 0);
+              Blend.into(tile, o, oo + t, m, a, b);
+            }
+          } else {
+            double[] o = (double[]) out;
+            double[] tile = new double[size];
+            for (int t = from; t < to; t += size) {
+              int m = Math.min(size, to - t);
+              body.run(t, m, tile, 0);
+              Blend.into(tile, o, oo + t, m, f.blendAlpha(), f.blendBeta());
+            }
           }
         });
   }
@@ -163,7 +210,7 @@ final class CpuBackend implements Backend {
     long outer = shape.outer(axis);
     long inner = shape.inner(axis);
     Slice xs = slice(x);
-    Slice ys = slice(y);
+    Slice ys = output(f, y);
     Slice ws = slice(w);
     int weights = w == null ? 0 : (int) w.length();
     splitOuter(
@@ -189,7 +236,7 @@ final class CpuBackend implements Backend {
     long inner = shape.inner(axis);
     Slice xs = slice(x);
     Slice gs = slice(g);
-    Slice dxs = slice(dx);
+    Slice dxs = output(f, dx);
     Slice ws = slice(w);
     if (f.function() == Function.PRELU) {
       int weights = (int) w.length();

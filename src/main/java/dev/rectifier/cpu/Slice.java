@@ -21,7 +21,34 @@ abstract class Slice {
     return array instanceof float[] f ? new F(f, offset) : new D((double[]) array, offset);
   }
 
-  static final class F extends Slice {
+  /**
+   * A window whose {@code set(i, v)} writes {@code alpha * v + beta * old} in the array's type,
+   * rounding {@code v} to it first ({@link Blend}); {@code beta = 0} never reads the old value.
+   */
+  static Slice blended(Object array, int offset, double alpha, double beta) {
+    if (array instanceof float[] f) {
+      float a = (float) alpha;
+      float b = (float) beta;
+      return new F(f, offset) {
+        @Override
+        void set(long i, double v) {
+          int k = base + (int) i;
+          float r = (float) v;
+          f[k] = b == 0 ? a * r : a * r + b * f[k];
+        }
+      };
+    }
+    double[] d = (double[]) array;
+    return new D(d, offset) {
+      @Override
+      void set(long i, double v) {
+        int k = base + (int) i;
+        d[k] = beta == 0 ? alpha * v : alpha * v + beta * d[k];
+      }
+    };
+  }
+
+  static class F extends Slice {
     private final float[] a;
 
     F(float[] a, int base) {
@@ -40,7 +67,7 @@ abstract class Slice {
     }
   }
 
-  static final class D extends Slice {
+  static class D extends Slice {
     private final double[] a;
 
     D(double[] a, int base) {

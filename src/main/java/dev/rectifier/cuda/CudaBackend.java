@@ -409,6 +409,11 @@ final class CudaBackend implements Backend {
           g.copyTo(s.hg, from, count);
           check(cuMemcpyHtoDAsync(s.dg, s.pg, count * b, s.stream), "cuMemcpyHtoDAsync");
         }
+        if (plan.readsOutput()) {
+          // blending: the output's old values go in too
+          y.copyTo(s.hy, from, count);
+          check(cuMemcpyHtoDAsync(s.dy, s.py, count * b, s.stream), "cuMemcpyHtoDAsync");
+        }
         launch(
             plan.kernel(),
             count,

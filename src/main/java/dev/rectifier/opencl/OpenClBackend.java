@@ -500,27 +500,28 @@ final class OpenClBackend implements Backend {
         count = Math.min(CHUNK, n - from);
         Slot s = slots[chunk % 2];
         drain(s, y);
-        x.copyTo(s.hx, from, count);
-        cl_event written = new cl_event();
-        if (g == null) {
-          clEnqueueWriteBuffer(
-              transfers, s.dx, false, 0, count * bytes, Pointer.to(s.hx), 0, null, written);
-        } else {
-          g.copyTo(s.hg, from, count);
-          cl_event first = new cl_event();
-          clEnqueueWriteBuffer(
-              transfers, s.dx, false, 0, count * bytes, Pointer.to(s.hx), 0, null, first);
+        // x, then g, then (blending) y's old values: each write waits for the one before
+        List<Object[]> uploads = new ArrayList<>();
+        uploads.add(new Object[] {x, s.hx, s.dx});
+        if (g != null) uploads.add(new Object[] {g, s.hg, s.dg});
+        if (plan.readsOutput()) uploads.add(new Object[] {y, s.hy, s.dy});
+        cl_event written = null;
+        for (Object[] u : uploads) {
+          ByteBuffer host = (ByteBuffer) u[1];
+          ((HostArray) u[0]).copyTo(host, from, count);
+          cl_event after = new cl_event();
           clEnqueueWriteBuffer(
               transfers,
-              s.dg,
+              (cl_mem) u[2],
               false,
               0,
               count * bytes,
-              Pointer.to(s.hg),
-              1,
-              new cl_event[] {first},
-              written);
-          clReleaseEvent(first);
+              Pointer.to(host),
+              written == null ? 0 : 1,
+              written == null ? null : new cl_event[] {written},
+              after);
+          if (written != null) clReleaseEvent(written);
+          written = after;
         }
         setArgs(k, plan.args(s.dx, g == null ? null : s.dg, s.dy, count, from).toArray());
         cl_event computed = new cl_event();

@@ -16,7 +16,11 @@ import java.util.List;
  * <p>Arguments are {@link Operand}s (memory, which the backend maps to its own) or scalars: {@link
  * Long} for {@code ulong}, {@link Float} or {@link Double} for the element type. The inputs are
  * listed before the outputs: a backend that copies host arrays in must copy the inputs first, since
- * an output may be the same range as an input (in place).
+ * an output may be the same range as an input (in place). An output that is blended into ({@link
+ * Activation#readsOutput()}) is listed among the inputs too.
+ *
+ * <p>Every kernel that writes {@code y} or {@code dx} ends its arguments with the blend's {@code
+ * alpha, beta} ({@link Activation#blend}), in the element type.
  *
  * @param launches the kernels in order
  * @param inputs the operands the kernels read
@@ -40,16 +44,27 @@ public record KernelPlan(List<Launch> launches, List<Operand> inputs, List<Opera
    * @param p0 the first parameter, rounded to the type as the CPU backend rounds it
    * @param p1 the second parameter, likewise
    * @param seed RReLU training's seed (0 otherwise)
+   * @param alpha the blend's alpha, in the type
+   * @param beta the blend's beta, in the type
+   * @param readsOutput whether the output must be copied in before the kernel runs (beta not 0)
    */
-  public record Elementwise(String kernel, Object p0, Object p1, long seed) {
+  public record Elementwise(
+      String kernel,
+      Object p0,
+      Object p1,
+      long seed,
+      Object alpha,
+      Object beta,
+      boolean readsOutput) {
     /**
      * The arguments for {@code n} elements whose first has flat index {@code index0} in the call:
-     * {@code (x, y, n, p0, p1, seed, index0)}, or {@code (x, g, dx, ...)} with {@code g} not null.
+     * {@code (x, y, n, p0, p1, seed, index0, alpha, beta)}, or {@code (x, g, dx, ...)} with {@code
+     * g} not null.
      */
     public List<Object> args(Object x, Object g, Object y, long n, long index0) {
       List<Object> a = new ArrayList<>(Arrays.asList(x));
       if (g != null) a.add(g);
-      a.addAll(Arrays.asList(y, n, p0, p1, seed, index0));
+      a.addAll(Arrays.asList(y, n, p0, p1, seed, index0, alpha, beta));
       return a;
     }
   }
@@ -102,7 +117,14 @@ public record KernelPlan(List<Launch> launches, List<Operand> inputs, List<Opera
       default -> base = f.function().id();
     }
     String name = base + (backward ? "_backward_" : "_forward_") + t.shortName();
-    return new Elementwise(name, typed(p0, t), typed(p1, t), f.seed());
+    return new Elementwise(
+        name,
+        typed(p0, t),
+        typed(p1, t),
+        f.seed(),
+        typed(f.blendAlpha(), t),
+        typed(f.blendBeta(), t),
+        f.readsOutput());
   }
 
   private static Object typed(double v, DType t) {
@@ -123,12 +145,15 @@ public record KernelPlan(List<Launch> launches, List<Operand> inputs, List<Opera
       switch (f.function()) {
         case PRELU -> {
           in.add(weight);
-          l.add(launch("prelu_forward" + t, n, x, weight, y, n, channels, inner, weight.length()));
+          l.add(
+              blended(
+                  f, "prelu_forward" + t, n, x, weight, y, n, channels, inner, weight.length()));
         }
-        case CRELU -> l.add(launch("crelu_forward" + t, n, x, y, n, channels, inner));
+        case CRELU -> l.add(blended(f, "crelu_forward" + t, n, x, y, n, channels, inner));
         default ->
             l.add(
-                launch(
+                blended(
+                    f,
                     "maxout_forward" + t,
                     y.length(),
                     x,
@@ -142,6 +167,7 @@ public record KernelPlan(List<Launch> launches, List<Operand> inputs, List<Opera
       Elementwise e = elementwise(f, x.dtype(), false);
       l.add(new Launch(e.kernel(), n, e.args(x, null, y, n, 0)));
     }
+    if (f.readsOutput()) in.add(y);
     return new KernelPlan(l, in, List.of(y));
   }
 
@@ -176,12 +202,13 @@ public record KernelPlan(List<Launch> launches, List<Operand> inputs, List<Opera
           l.add(
               launch(
                   "prelu_weight" + t, w, x, g, gradWeight, shape.outer(axis), channels, inner, w));
-          l.add(launch("prelu_backward" + t, n, x, weight, g, dx, n, channels, inner, w));
+          l.add(blended(f, "prelu_backward" + t, n, x, weight, g, dx, n, channels, inner, w));
         }
-        case CRELU -> l.add(launch("crelu_backward" + t, n, x, g, dx, n, channels, inner));
+        case CRELU -> l.add(blended(f, "crelu_backward" + t, n, x, g, dx, n, channels, inner));
         default ->
             l.add(
-                launch(
+                blended(
+                    f,
                     "maxout_backward" + t,
                     g.length(),
                     x,
@@ -196,10 +223,20 @@ public record KernelPlan(List<Launch> launches, List<Operand> inputs, List<Opera
       Elementwise e = elementwise(f, x.dtype(), true);
       l.add(new Launch(e.kernel(), n, e.args(x, g, dx, n, 0)));
     }
+    if (f.readsOutput()) in.add(gradInput);
     return new KernelPlan(l, in, out);
   }
 
   private static Launch launch(String kernel, long size, Object... args) {
     return new Launch(kernel, size, Arrays.asList(args));
+  }
+
+  /** A launch of a kernel that writes its output blended: {@code args} then alpha and beta. */
+  private static Launch blended(Activation f, String kernel, long size, Object... args) {
+    DType t = ((Operand) args[0]).dtype();
+    List<Object> a = new ArrayList<>(Arrays.asList(args));
+    a.add(typed(f.blendAlpha(), t));
+    a.add(typed(f.blendBeta(), t));
+    return new Launch(kernel, size, a);
   }
 }

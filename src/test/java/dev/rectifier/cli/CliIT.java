@@ -498,6 +498,69 @@ class CliIT {
     assertArrayEquals(Files.readAllBytes(whole), Files.readAllBytes(streamed), name + " backward");
   }
 
+  /**
+   * {@code --blend ALPHA,BETA} adds to what the output file holds, read whole or streamed in
+   * chunks, forward and backward: the file equals the API's blended call on the same arrays.
+   */
+  @Test
+  void blendAddsToTheOutputFileWholeAndStreamed() throws Exception {
+    Path x = g("gelu_0_f32.x.npy");
+    Path gr = g("gelu_0_f32.g.npy");
+    float[] xs = (float[]) Npy.read(x).data();
+    float[] gs = (float[]) Npy.read(gr).data();
+    float[] old = new float[xs.length];
+    for (int i = 0; i < old.length; i++) old[i] = i * 0.25f - 3;
+    Activation f = Activation.gelu().blend(2, 0.5);
+    float[] wantY = old.clone();
+    float[] wantDx = old.clone();
+    try (Rectifier r = Rectifier.create("cpu")) {
+      r.forward(f, xs, wantY);
+      r.backward(f, xs, gs, wantDx);
+    }
+    for (String chunk : List.of("", "7")) {
+      List<Object> more = chunk.isEmpty() ? List.of() : List.of("--chunk-elements", chunk);
+      Path y = dir.resolve("y" + chunk + ".npy");
+      Npy.write(y, new int[] {old.length}, old);
+      List<Object> args =
+          new ArrayList<>(
+              List.of("forward", "gelu", "--blend", "2,0.5", "--input", x, "--output", y));
+      args.addAll(more);
+      Result r = run(args.toArray());
+      assertEquals(0, r.code(), r.err());
+      assertTrue(r.err().contains(".blend(2, 0.5)"), r.err());
+      assertArrayEquals(wantY, (float[]) Npy.read(y).data(), "forward " + more);
+      Path dx = dir.resolve("dx" + chunk + ".npy");
+      Npy.write(dx, new int[] {old.length}, old);
+      args =
+          new ArrayList<>(
+              List.of(
+                  "backward",
+                  "gelu",
+                  "--blend",
+                  "2,0.5",
+                  "--input",
+                  x,
+                  "--grad-output",
+                  gr,
+                  "--grad-input",
+                  dx));
+      args.addAll(more);
+      r = run(args.toArray());
+      assertEquals(0, r.code(), r.err());
+      assertArrayEquals(wantDx, (float[]) Npy.read(dx).data(), "backward " + more);
+    }
+    // beta 0 does not read the file: it need not exist
+    Path fresh = dir.resolve("fresh.npy");
+    Result r = run("forward", "gelu", "--blend", "2,0", "--input", x, "--output", fresh);
+    assertEquals(0, r.code(), r.err());
+    float[] scaled = (float[]) Npy.read(fresh).data();
+    try (Rectifier e = Rectifier.create("cpu")) {
+      float[] want = new float[xs.length];
+      e.forward(Activation.gelu().blend(2, 0), xs, want);
+      assertArrayEquals(want, scaled);
+    }
+  }
+
   static Stream<Arguments> streamedCases() throws Exception {
     List<Arguments> cases = new ArrayList<>();
     for (String n : List.of("relu_0_f32", "elu_0_f64", "gelu_0_f32", "mish_0_f64", "silu_0_f32")) {
@@ -805,6 +868,10 @@ class CliIT {
 
   // ------------------------------------------------------------------ bad input
 
+  private static Path copyOf(Path from, Path to) throws IOException {
+    return Files.copy(from, to, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+  }
+
   static Path write(Path dir, String name, byte[] bytes) throws IOException {
     Path p = dir.resolve(name);
     Files.write(p, bytes);
@@ -956,6 +1023,42 @@ class CliIT {
             List.of("forward", "rrelu", "--seed", "3", "--input", "X", "--output", "OUT"),
             "--training"),
         Arguments.of(
+            "blend of one number",
+            List.of("forward", "relu", "--blend", "2", "--input", "X", "--output", "OUT"),
+            "ALPHA,BETA"),
+        Arguments.of(
+            "blend into a file that is not npy",
+            List.of("forward", "relu", "--blend", "1,1", "--input", "X", "--output", "OUT"),
+            "--output"),
+        Arguments.of(
+            "blend into a streamed file that is not npy",
+            List.of(
+                "forward",
+                "relu",
+                "--blend",
+                "1,1",
+                "--chunk-elements",
+                "3",
+                "--input",
+                "X",
+                "--output",
+                "OUT"),
+            "--output"),
+        Arguments.of(
+            "blend of another shape",
+            List.of(
+                "backward",
+                "relu",
+                "--blend",
+                "1,1",
+                "--input",
+                "X",
+                "--grad-output",
+                "X",
+                "--grad-input",
+                "X4D_COPY"),
+            "shape"),
+        Arguments.of(
             "unknown backend",
             List.of("forward", "relu", "--backend", "tpu", "--input", "X", "--output", "OUT"),
             "unknown backend 'tpu'"));
@@ -989,7 +1092,8 @@ class CliIT {
             Map.entry("INT", write(dir, "int.npy", npyBytes("<i4", "(4,)", false, 16))),
             Map.entry("FORTRAN", write(dir, "fortran.npy", npyBytes("<f4", "(2, 2)", true, 16))),
             Map.entry("NODIR", dir.resolve("no/such/dir/y.npy")),
-            Map.entry("OUT", out));
+            Map.entry("OUT", out),
+            Map.entry("X4D_COPY", copyOf(g("prelu_0_f32.x.npy"), dir.resolve("x4d.npy"))));
     List<Object> resolved = new ArrayList<>();
     for (String a : args) resolved.add(files.containsKey(a) ? files.get(a) : a);
     Result r = run(resolved.toArray());
