@@ -480,6 +480,12 @@ __device__ inline double rrelu_slope_f64(ulong seed, ulong index, double lower, 
 
 /* The smooth kernels, computed in double and rounded once to T, and PReLU's weight gradient. */
 #define DEFINE_SMOOTH_KERNELS(T, SUFFIX) \
+/* ELU's backward from its output y (alpha >= 0, so y <= 0 exactly where x <= 0): f' = y + alpha */ \
+/* there, in double, the product rounded once; +0 where y + alpha is 0 (x = -inf, or far below). */ \
+extern "C" __global__ void elu_backward_from_output_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
+  size_t i = global_index(); if (i >= n) return; T v = x[i]; \
+  if (!(v <= 0)) { STORE(T, dx, i, v > 0 ? g[i] : v); return; } \
+  double d = (double)v + (double)p0; STORE(T, dx, i, d == 0 ? (T)0 : (T)((double)g[i] * d)); } \
 extern "C" __global__ void elu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
   size_t i = global_index(); if (i >= n) return; STORE(T, y, i, (T)elu_d((double)x[i], (double)p0)); } \
 extern "C" __global__ void elu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \

@@ -484,6 +484,12 @@ inline double rrelu_slope_f64(ulong seed, ulong index, double lower, double widt
 
 /* The smooth kernels, computed in double and rounded once to T, and PReLU's weight gradient. */
 #define DEFINE_SMOOTH_KERNELS(T, SUFFIX) \
+/* ELU's backward from its output y (alpha >= 0, so y <= 0 exactly where x <= 0): f' = y + alpha */ \
+/* there, in double, the product rounded once; +0 where y + alpha is 0 (x = -inf, or far below). */ \
+__kernel void elu_backward_from_output_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
+  size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
+  if (!(v <= 0)) { STORE(T, dx, i, v > 0 ? g[i] : v); return; } \
+  double d = (double)v + (double)p0; STORE(T, dx, i, d == 0 ? (T)0 : (T)((double)g[i] * d)); } \
 __kernel void elu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; STORE(T, y, i, (T)elu_d((double)x[i], (double)p0)); } \
 __kernel void elu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
@@ -1213,6 +1219,20 @@ __kernel void elu_backward_f32(ELEMENTWISE_ARGS_B(float)) {
   }
   ffx d = elu_prime_f(v, p0);
   STORE(float, dx, i, FF_TIMES(g[i], d, v));
+}
+
+/* ELU's backward from its output y, as in the double path: y + alpha exactly (two_sum), the
+   product with g rounded once; +0 where y + alpha is 0. */
+__kernel void elu_backward_from_output_f32(ELEMENTWISE_ARGS_B(float)) {
+  size_t i = get_global_id(0);
+  if (i >= n) return;
+  float v = x[i];
+  if (!(v <= 0)) {
+    STORE(float, dx, i, v > 0 ? g[i] : v);
+    return;
+  }
+  ff d = two_sum(v, p0);
+  STORE(float, dx, i, d.x == 0 ? 0.0f : times_ffx(g[i], ffx_of(d)));
 }
 
 /* One work-item per weight, summing the exact products g * x in float-float, in flat C order (the

@@ -411,6 +411,40 @@ public final class Activation {
         function, params, channelAxis, training, seed, alpha, beta == 0 ? 0 : beta);
   }
 
+  /**
+   * Whether backward can take the output {@code y = f(x)} in place of {@code x} ({@link
+   * Rectifier#backwardFromOutput}, oneDNN's {@code use_dst_for_bwd}), so that a training loop may
+   * run the forward in place and drop {@code x}: when {@code f'(x)} is a function of {@code y}.
+   * That holds for relu, leaky_relu with slope >= 0, rrelu, relu6, hardtanh, threshold with value
+   * <= threshold (the same kernels, with {@code y > 0} exactly where {@code x > 0} and the same
+   * NaNs, so the gradients are bit for bit those from {@code x}; but where slope is 0 and {@code x
+   * = -inf}, {@code y = 0 * -inf} is NaN and so is its gradient), and elu with alpha >= 0, where
+   * {@code f'(x) = y + alpha} for {@code y <= 0}: that gradient is {@code gradOutput * (y + alpha)}
+   * rounded once, which cancels where {@code y} is near {@code -alpha} ({@code x} below about -10):
+   * exact for {@code y}, but further from {@code f'(x)} than backward from {@code x}.
+   */
+  public boolean backwardFromOutputAllowed() {
+    return whyNotFromOutput() == null;
+  }
+
+  /** Why backward cannot run from the output, or null when it can. */
+  String whyNotFromOutput() {
+    return switch (function) {
+      case RELU, RRELU, RELU6, HARDTANH -> null;
+      case LEAKY_RELU ->
+          param("slope") >= 0 ? null : "with slope < 0, y > 0 for x < 0 too; give slope >= 0";
+      case ELU ->
+          param("alpha") >= 0 ? null : "with alpha < 0, y > 0 for x < 0 too; give alpha >= 0";
+      case THRESHOLD ->
+          param("value") <= param("threshold")
+              ? null
+              : "with value > threshold, y > threshold for x <= threshold too";
+      default ->
+          "its derivative is not a function of y (only relu, leaky_relu, rrelu, elu, relu6,"
+              + " hardtanh and threshold have one)";
+    };
+  }
+
   /** The blend's alpha: 1 unless {@link #blend} set it. */
   public double blendAlpha() {
     return blendAlpha;

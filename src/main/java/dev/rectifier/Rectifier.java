@@ -996,6 +996,89 @@ public final class Rectifier implements AutoCloseable {
     }
   }
 
+  // ------------------------------------------------------------------ backward from the output
+
+  /**
+   * Backward from the output, as oneDNN's {@code use_dst_for_bwd}: {@code gradInput = gradOutput *
+   * f'(x)} computed from {@code y = f(x)}, so a training loop can run the forward in place and drop
+   * {@code x}. Only for the functions whose {@code f'} is a function of {@code y} ({@link
+   * Activation#backwardFromOutputAllowed}: relu, leaky_relu with slope >= 0, rrelu, relu6,
+   * hardtanh, threshold with value <= threshold, bit for bit the gradients from {@code x}; elu with
+   * alpha >= 0 as {@code gradOutput * (y + alpha)}); the others are refused with the reason. {@code
+   * y} must be the plain {@code f(x)} (not blended). Blending ({@link Activation#blend}) applies to
+   * {@code gradInput}; {@code gradInput} may be {@code y} or {@code gradOutput} (in place).
+   */
+  public void backwardFromOutput(Activation f, float[] y, float[] gradOutput, float[] gradInput) {
+    backwardFromOutputArrays(f, y, gradOutput, gradInput);
+  }
+
+  /** Backward from the output in float64; see the float overload. */
+  public void backwardFromOutput(
+      Activation f, double[] y, double[] gradOutput, double[] gradInput) {
+    backwardFromOutputArrays(f, y, gradOutput, gradInput);
+  }
+
+  /** Backward from the output on buffers of this engine; see the float overload. */
+  public void backwardFromOutput(
+      Activation f, DeviceBuffer y, DeviceBuffer gradOutput, DeviceBuffer gradInput) {
+    requireFromOutput(f);
+    Lock l = enter();
+    try {
+      Operand yo = own(y, "y");
+      Operand go = own(gradOutput, "gradOutput");
+      Operand dxo = own(gradInput, "gradInput");
+      checkFromOutput(yo, go, dxo);
+      checkOverlaps(f, new Object[] {gradInput}, new Object[] {y, gradOutput});
+      Backend b = on(yo.dtype());
+      try {
+        b.backwardFromOutput(f, yo, go, dxo);
+      } catch (RuntimeException e) {
+        throw failure(e, b, "backward from the output", f, yo, "buffers", ON_BUFFERS);
+      }
+    } finally {
+      l.unlock();
+    }
+  }
+
+  private void backwardFromOutputArrays(Activation f, Object y, Object g, Object dx) {
+    requireFromOutput(f);
+    Objects.requireNonNull(y, "y");
+    Objects.requireNonNull(g, "gradOutput");
+    Objects.requireNonNull(dx, "gradInput");
+    int n = length(y);
+    HostArray yo = DeviceBuffer.host(y, 0, n, "y");
+    HostArray go = DeviceBuffer.host(g, 0, n, "gradOutput");
+    HostArray dxo = DeviceBuffer.host(dx, 0, n, "gradInput");
+    Lock l = enter();
+    try {
+      checkFromOutput(yo, go, dxo);
+      checkOverlaps(f, new Object[] {dxo}, new Object[] {yo, go});
+      onHostArrays(
+          "backward from the output",
+          f,
+          yo,
+          new HostArray[] {dxo},
+          f.readsOutput() ? new HostArray[] {yo, go, dxo} : new HostArray[] {yo, go},
+          b -> b.backwardFromOutput(f, yo, go, dxo));
+    } finally {
+      l.unlock();
+    }
+  }
+
+  private static void requireFromOutput(Activation f) {
+    Objects.requireNonNull(f, "activation");
+    String why = f.whyNotFromOutput();
+    if (why != null) {
+      throw new IllegalArgumentException(
+          "backward from the output: " + f + " cannot: " + why + "; run backward from x");
+    }
+  }
+
+  private static void checkFromOutput(Operand y, Operand g, Operand dx) {
+    checkOperand("gradOutput", g, y.length(), y.dtype(), "y");
+    checkOperand("gradInput", dx, y.length(), y.dtype(), "y");
+  }
+
   // ------------------------------------------------------------------ failures
 
   /**
@@ -1146,12 +1229,19 @@ public final class Rectifier implements AutoCloseable {
   }
 
   private static void checkOperand(String name, Operand o, long expected, DType dtype) {
+    checkOperand(name, o, expected, dtype, "x");
+  }
+
+  private static void checkOperand(
+      String name, Operand o, long expected, DType dtype, String reference) {
     if (o.dtype() != dtype) {
       throw new IllegalArgumentException(
           name
               + " is "
               + o.dtype().shortName()
-              + " but x is "
+              + " but "
+              + reference
+              + " is "
               + dtype.shortName()
               + "; use one type for a call");
     }

@@ -141,6 +141,12 @@ final class FaultyDevice implements BackendProvider {
     }
 
     @Override
+    public void backwardFromOutput(Activation f, Operand y, Operand gradOutput, Operand gradInput) {
+      if (fails()) throw error();
+      inner.backwardFromOutput(f, y, gradOutput, gradInput);
+    }
+
+    @Override
     public void close() {
       inner.close();
     }

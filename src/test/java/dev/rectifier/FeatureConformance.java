@@ -10,6 +10,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
 
 import dev.rectifier.Activation.Function;
+import java.math.BigDecimal;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -20,10 +21,10 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The conformance suite's part for the features beyond the plain call: output blending. Every
- * backend's suite runs it ({@link BackendConformanceTest} implements this). The contract is exact:
- * a blended call gives, bit for bit, the blend of what the same backend gives plainly, {@code
- * (alpha*v) + (beta*old)} rounded per operation in the type.
+ * The conformance suite's part for the features beyond the plain call: output blending and backward
+ * from the output. Every backend's suite runs it ({@link BackendConformanceTest} implements this).
+ * The contract is exact: a blended call gives, bit for bit, the blend of what the same backend
+ * gives plainly, {@code (alpha*v) + (beta*old)} rounded per operation in the type.
  */
 interface FeatureConformance {
   /** The engine of the backend under test. */
@@ -222,5 +223,159 @@ interface FeatureConformance {
     }
     assertTrue(!Activation.relu().blend(1, 0).blends());
     assertTrue(Activation.relu().blend(1, -0.0).equals(Activation.relu()));
+  }
+
+  // ------------------------------------------------------------------ backward from the output
+
+  static Stream<Activation> fromOutputExact() {
+    return elementwise().filter(f -> f.backwardFromOutputAllowed() && f.function() != Function.ELU);
+  }
+
+  /** The functions whose gradient from y uses the same comparisons: the bits of the x path. */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("dev.rectifier.FeatureConformance#fromOutputExact")
+  default void backwardFromTheOutputGivesTheGradientFromX(Activation f) throws Throwable {
+    Rectifier r = engine();
+    float[] x = floats(N, 101);
+    float[] g = gradsF(N, 102);
+    float[] y = new float[N];
+    r.forward(f, x, y);
+    float[] fromX = new float[N];
+    r.backward(f, x, g, fromX);
+    // slope 0 at x = -inf: y = 0 * -inf is NaN, and the gradient from that y is NaN too
+    for (int i = 0; i < N; i++)
+      if (x[i] == Float.NEGATIVE_INFINITY && y[i] != y[i]) fromX[i] = y[i];
+    float[] fromY = new float[N];
+    r.backwardFromOutput(f, y, g, fromY);
+    assertBits(fromX, fromY, f + " from y");
+    float[] inPlace = y.clone();
+    r.backwardFromOutput(f, inPlace, g, inPlace);
+    assertBits(fromX, inPlace, f + " from y, into y");
+    Activation fb = f.blend(-2, 0.25);
+    float[] old = floats(N, 103);
+    float[] blended = old.clone();
+    r.backwardFromOutput(fb, y, g, blended);
+    assertBits(blend(fromX, old, -2, 0.25), blended, fb + " from y");
+    inFloat64(
+        () -> {
+          int n = 3001;
+          double[] xd = doubles(n, 104);
+          double[] gd = gradsD(n, 105);
+          double[] yd = new double[n];
+          double[] want = new double[n];
+          double[] got = new double[n];
+          r.forward(f, xd, yd);
+          r.backward(f, xd, gd, want);
+          for (int i = 0; i < n; i++)
+            if (xd[i] == Double.NEGATIVE_INFINITY && yd[i] != yd[i]) want[i] = yd[i];
+          r.backwardFromOutput(f, yd, gd, got);
+          assertBits(want, got, f + " f64 from y");
+        });
+  }
+
+  static Stream<Activation> elus() {
+    return Stream.of(Activation.elu(), Activation.elu(0.5), Activation.elu(0), Activation.elu(3));
+  }
+
+  /**
+   * ELU from y: {@code g * (y + alpha)} for {@code y <= 0}, within 1 ULP of its exact value (+0
+   * where {@code y + alpha} is 0); {@code g} where {@code y > 0}; NaN where y is.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("dev.rectifier.FeatureConformance#elus")
+  default void eluFromTheOutputIsGradTimesYPlusAlpha(Activation f) throws Throwable {
+    Rectifier r = engine();
+    float[] x = floats(N, 111);
+    float[] g = gradsF(N, 112);
+    float[] y = new float[N];
+    r.forward(f, x, y);
+    float[] got = new float[N];
+    r.backwardFromOutput(f, y, g, got);
+    float alpha = (float) f.param("alpha");
+    for (int i = 0; i < N; i++) {
+      checkEluFromOutput(f, i, g[i], y[i], alpha, got[i], Math.ulp(got[i]));
+    }
+    inFloat64(
+        () -> {
+          int n = 3001;
+          double[] xd = doubles(n, 113);
+          double[] gd = gradsD(n, 114);
+          double[] yd = new double[n];
+          double[] dxd = new double[n];
+          r.forward(f, xd, yd);
+          r.backwardFromOutput(f, yd, gd, dxd);
+          for (int i = 0; i < n; i++) {
+            // float64: the sum and the product each rounded: within 2 ULP of exact
+            checkEluFromOutput(f, i, gd[i], yd[i], f.param("alpha"), dxd[i], 2 * Math.ulp(dxd[i]));
+          }
+        });
+  }
+
+  private static void checkEluFromOutput(
+      Activation f, int i, double g, double y, double alpha, double got, double tolerance) {
+    String at = f + " from y at " + i + ": g=" + g + " y=" + y + " got " + got;
+    if (y > 0) {
+      assertTrue(sameBits(g, got), at);
+    } else if (Double.isNaN(y)) {
+      assertTrue(Double.isNaN(got), at);
+    } else if (y + alpha == 0) {
+      assertTrue(sameBits(0.0, got), at + ": want +0");
+    } else if (!Double.isFinite(g) || !Double.isFinite(got)) {
+      assertTrue(sameBits(g * (y + alpha), got) || Double.isInfinite(got), at);
+    } else {
+      BigDecimal exact = new BigDecimal(g).multiply(new BigDecimal(y).add(new BigDecimal(alpha)));
+      BigDecimal err = new BigDecimal(got).subtract(exact).abs();
+      assertTrue(err.compareTo(new BigDecimal(tolerance)) <= 0, at + " want " + exact);
+    }
+  }
+
+  /** The others are refused with the reason, before anything is written. */
+  @Test
+  default void backwardFromTheOutputIsRefusedWhereFPrimeIsNotAFunctionOfY() {
+    Rectifier r = engine();
+    for (Activation f :
+        List.of(
+            Activation.leakyRelu(-0.3),
+            Activation.elu(-0.5),
+            Activation.threshold(0.5, 2),
+            Activation.selu(),
+            Activation.celu(),
+            Activation.gelu(),
+            Activation.silu(),
+            Activation.mish(),
+            Activation.softplus(),
+            Activation.crelu())) {
+      float[] y = {1, -1, 0};
+      float[] dx = {7, 7, 7};
+      IllegalArgumentException e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> r.backwardFromOutput(f, y, new float[3], dx),
+              f.toString());
+      assertTrue(e.getMessage().startsWith("backward from the output: " + f), e.getMessage());
+      assertTrue(e.getMessage().endsWith("run backward from x"), e.getMessage());
+      assertTrue(!f.backwardFromOutputAllowed(), f.toString());
+      org.junit.jupiter.api.Assertions.assertArrayEquals(new float[] {7, 7, 7}, dx);
+    }
+  }
+
+  @Test
+  default void backwardFromTheOutputOnBuffers() {
+    Rectifier r = engine();
+    int n = 70_001;
+    for (Activation f : List.of(Activation.relu6(), Activation.elu(0.5))) {
+      float[] x = floats(n, 121);
+      float[] g = gradsF(n, 122);
+      float[] y = new float[n];
+      r.forward(f, x, y);
+      float[] want = new float[n];
+      r.backwardFromOutput(f, y, g, want);
+      try (DeviceBuffer by = r.upload(y);
+          DeviceBuffer bg = r.upload(g);
+          DeviceBuffer bdx = r.allocate(DType.FLOAT32, n)) {
+        r.backwardFromOutput(f, by, bg, bdx);
+        assertBits(want, bdx.toFloatArray(), f + " on buffers");
+      }
+    }
   }
 }

@@ -465,11 +465,12 @@ public final class Main implements Callable<Integer> {
       Npy.Layout g,
       Path gFile,
       Path target,
-      int chunk)
+      int chunk,
+      boolean fromOutput)
       throws IOException {
     long start = System.nanoTime();
     try (Rectifier r = engines.open(o.backend)) {
-      NpyStream.run(r, f, x, o.input, g, gFile, target, chunk, what + " " + f);
+      NpyStream.run(r, f, x, o.input, g, gFile, target, chunk, fromOutput, what + " " + f);
       ran(
           spec.commandLine().getErr(),
           what,
@@ -551,7 +552,7 @@ public final class Main implements Callable<Integer> {
       Npy.Layout lx = layout("--input", o.input);
       int chunk = o.chunk(f, lx);
       if (chunk > 0) {
-        main.streamed(spec, "forward", f, o, lx, null, null, output, chunk);
+        main.streamed(spec, "forward", f, o, lx, null, null, output, chunk, false);
         return 0;
       }
       Npy.Array x = read("--input", o.input);
@@ -609,10 +610,27 @@ public final class Main implements Callable<Integer> {
         description = "prelu: where grad_weight goes.")
     Path gradWeight;
 
+    @Option(
+        names = "--from-output",
+        description =
+            "--input holds y = f(x), the forward's output, not x (relu, leaky_relu with slope >= 0,"
+                + " rrelu, elu with alpha >= 0, relu6, hardtanh, threshold with value <="
+                + " threshold).")
+    boolean fromOutput;
+
     @Override
     public Integer call() throws IOException {
       FunctionOptions o = options;
       Activation f = o.activation();
+      String what = fromOutput ? "backward from the output" : "backward";
+      if (fromOutput && !f.backwardFromOutputAllowed()) {
+        throw new IllegalArgumentException(
+            "--from-output: "
+                + f
+                + " cannot run backward from its output (only relu, leaky_relu with slope >= 0,"
+                + " rrelu, elu with alpha >= 0, relu6, hardtanh and threshold with value <="
+                + " threshold can); drop --from-output and give x");
+      }
       boolean prelu = f.function() == Function.PRELU;
       if (prelu && gradWeight == null) {
         throw new IllegalArgumentException("prelu backward needs --grad-weight DW.npy");
@@ -635,7 +653,7 @@ public final class Main implements Callable<Integer> {
                   + Arrays.toString(lx.shape())
                   + "; give a gradient of the input's shape");
         }
-        main.streamed(spec, "backward", f, o, lx, lg, gradOutput, gradInput, chunk);
+        main.streamed(spec, what, f, o, lx, lg, gradOutput, gradInput, chunk, fromOutput);
         return 0;
       }
       Npy.Array x = read("--input", o.input);
@@ -672,6 +690,8 @@ public final class Main implements Callable<Integer> {
                 (float[]) g.data(),
                 (float[]) dx,
                 (float[]) dw);
+          } else if (fromOutput) {
+            r.backwardFromOutput(f, (float[]) x.data(), (float[]) g.data(), (float[]) dx);
           } else {
             r.backward(f, shape, (float[]) x.data(), (float[]) g.data(), (float[]) dx);
           }
@@ -685,13 +705,15 @@ public final class Main implements Callable<Integer> {
                 (double[]) g.data(),
                 (double[]) dx,
                 (double[]) dw);
+          } else if (fromOutput) {
+            r.backwardFromOutput(f, (double[]) x.data(), (double[]) g.data(), (double[]) dx);
           } else {
             r.backward(f, shape, (double[]) x.data(), (double[]) g.data(), (double[]) dx);
           }
         }
         Npy.writeAtomically(gradInput, shape.dims(), dx);
         if (dw != null) Npy.writeAtomically(gradWeight, w.shape(), dw);
-        ran(spec.commandLine().getErr(), "backward", f, x.dtype(), shape.toString(), "", r, start);
+        ran(spec.commandLine().getErr(), what, f, x.dtype(), shape.toString(), "", r, start);
       }
       return 0;
     }

@@ -60,6 +60,7 @@ final class NpyStream {
       Path gFile,
       Path target,
       int chunk,
+      boolean fromOutput,
       String label)
       throws IOException {
     DType t = x.dtype();
@@ -86,7 +87,7 @@ final class NpyStream {
         read(xc, x.dataStart() + from * b, io, n * b, x.order(), xs, n);
         if (g != null) read(gc, g.dataStart() + from * b, io, n * b, g.order(), gs, n);
         if (old != null) read(oldc, old.dataStart() + from * b, io, n * b, old.order(), ys, n);
-        compute(engine, f, xs, gs, ys, n);
+        compute(engine, f, xs, gs, ys, n, fromOutput);
         io.clear().limit(n * b);
         io.order(ByteOrder.LITTLE_ENDIAN);
         if (ys instanceof float[] a) io.asFloatBuffer().put(a, 0, n);
@@ -165,7 +166,31 @@ final class NpyStream {
     else io.asDoubleBuffer().get((double[]) into, 0, n);
   }
 
-  private static void compute(Rectifier r, Activation f, Object x, Object g, Object y, int n) {
+  private static void compute(
+      Rectifier r, Activation f, Object x, Object g, Object y, int n, boolean fromOutput) {
+    if (fromOutput) {
+      // the API takes whole arrays here: the last, shorter chunk goes through copies
+      boolean whole = n == java.lang.reflect.Array.getLength(x);
+      if (x instanceof float[] xf) {
+        float[] yf = whole ? (float[]) y : java.util.Arrays.copyOf((float[]) y, n);
+        r.backwardFromOutput(
+            f,
+            whole ? xf : java.util.Arrays.copyOf(xf, n),
+            whole ? (float[]) g : java.util.Arrays.copyOf((float[]) g, n),
+            yf);
+        if (!whole) System.arraycopy(yf, 0, y, 0, n);
+      } else {
+        double[] xd = (double[]) x;
+        double[] yd = whole ? (double[]) y : java.util.Arrays.copyOf((double[]) y, n);
+        r.backwardFromOutput(
+            f,
+            whole ? xd : java.util.Arrays.copyOf(xd, n),
+            whole ? (double[]) g : java.util.Arrays.copyOf((double[]) g, n),
+            yd);
+        if (!whole) System.arraycopy(yd, 0, y, 0, n);
+      }
+      return;
+    }
     if (x instanceof float[] xf) {
       if (g == null) r.forward(f, xf, 0, (float[]) y, 0, n);
       else r.backward(f, xf, 0, (float[]) g, 0, (float[]) y, 0, n);

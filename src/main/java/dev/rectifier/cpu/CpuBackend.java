@@ -159,6 +159,48 @@ final class CpuBackend implements Backend {
         });
   }
 
+  @Override
+  public void backwardFromOutput(Activation f, Operand y, Operand gradOutput, Operand gradInput) {
+    if (f.function() != Function.ELU) {
+      // the backward loops read y as they read x: the same comparisons give the same gradients
+      backward(f, Shape.vector((int) y.length()), y, null, gradOutput, gradInput, null);
+      return;
+    }
+    Object ya = array(y);
+    Object ga = array(gradOutput);
+    int yo = offset(y);
+    int go = offset(gradOutput);
+    double alpha = ya instanceof float[] ? (float) f.param("alpha") : f.param("alpha");
+    tiled(
+        f,
+        (int) y.length(),
+        gradInput,
+        (from, count, out, oo) -> {
+          if (ya instanceof float[] yf) {
+            float[] g = (float[]) ga;
+            float[] d = (float[]) out;
+            for (int i = 0; i < count; i++) {
+              float v = yf[yo + from + i];
+              d[oo + i] =
+                  v <= 0
+                      ? (float) Formulas.eluPrimeFromOutput(g[go + from + i], v, alpha)
+                      : (v > 0 ? g[go + from + i] : v);
+            }
+          } else {
+            double[] yd = (double[]) ya;
+            double[] g = (double[]) ga;
+            double[] d = (double[]) out;
+            for (int i = 0; i < count; i++) {
+              double v = yd[yo + from + i];
+              d[oo + i] =
+                  v <= 0
+                      ? Formulas.eluPrimeFromOutput(g[go + from + i], v, alpha)
+                      : (v > 0 ? g[go + from + i] : v);
+            }
+          }
+        });
+  }
+
   /** Computes elements {@code [from, from + count)} of a call into {@code out} from {@code oo}. */
   @FunctionalInterface
   private interface Elements {

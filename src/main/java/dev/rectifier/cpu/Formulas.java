@@ -393,4 +393,15 @@ public final class Formulas {
     double e = Math.exp(v);
     return e / (1 + e);
   }
+
+  /**
+   * ELU's {@code g * f'(x)} from its output {@code y <= 0} (alpha >= 0): {@code g * (y + alpha)},
+   * the sum in double (exact for float32 operands of close exponents), the product rounded once in
+   * double (the caller rounds float32 once more); +0 where {@code y + alpha} is 0, as at {@code x =
+   * -inf}, so an infinite or NaN gradient does not leak there. The device kernels compute the same.
+   */
+  static double eluPrimeFromOutput(double g, double y, double alpha) {
+    double d = y + alpha;
+    return d == 0 ? 0.0 : g * d;
+  }
 }

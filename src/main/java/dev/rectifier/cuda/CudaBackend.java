@@ -253,6 +253,20 @@ final class CudaBackend implements Backend {
     }
   }
 
+  @Override
+  public void backwardFromOutput(Activation f, Operand y, Operand gradOutput, Operand gradInput) {
+    synchronized (lock) {
+      checkOpen();
+      current();
+      if (y instanceof HostArray hy) {
+        stream(
+            KernelPlan.fromOutput(f, y.dtype()), hy, (HostArray) gradOutput, (HostArray) gradInput);
+      } else {
+        run(KernelPlan.backwardFromOutput(f, y, gradOutput, gradInput));
+      }
+    }
+  }
+
   /**
    * A plan on buffers; host arrays go through device memory made for the call (one allocation per
    * distinct range, so an in-place call shares it), inputs copied in first, outputs read back.

@@ -349,6 +349,27 @@ final class OpenClBackend implements Backend {
     }
   }
 
+  @Override
+  public void backwardFromOutput(Activation f, Operand y, Operand gradOutput, Operand gradInput) {
+    synchronized (lock) {
+      checkOpen();
+      String what = f.function().id() + " backward from the output";
+      if (y instanceof HostArray hy) {
+        try {
+          streamChunks(
+              KernelPlan.fromOutput(f, y.dtype()),
+              hy,
+              (HostArray) gradOutput,
+              (HostArray) gradInput);
+        } catch (CLException e) {
+          throw failure(what, e);
+        }
+        return;
+      }
+      run(KernelPlan.backwardFromOutput(f, y, gradOutput, gradInput), what);
+    }
+  }
+
   /**
    * Runs a plan on buffers, host arrays copied through buffers made for the call; done when it
    * returns (errors surface here, not at a later call).

@@ -55,6 +55,12 @@ public interface Backend extends AutoCloseable {
       Operand gradInput,
       Operand gradWeight);
 
+  /**
+   * {@code gradInput = gradOutput * f'(x)} from the output {@code y = f(x)} of an elementwise
+   * function that allows it ({@link Activation#backwardFromOutputAllowed}).
+   */
+  void backwardFromOutput(Activation f, Operand y, Operand gradOutput, Operand gradInput);
+
   /** Frees everything the backend holds. Idempotent. */
   @Override
   void close();

@@ -127,6 +127,37 @@ public record KernelPlan(List<Launch> launches, List<Operand> inputs, List<Opera
         f.readsOutput());
   }
 
+  /**
+   * The kernel of {@code f}'s backward from its output ({@link
+   * Activation#backwardFromOutputAllowed}): ELU's own, the backward kernel for the others (their
+   * formulas read {@code y} as they read {@code x}). Its first argument is {@code y}.
+   */
+  public static Elementwise fromOutput(Activation f, DType t) {
+    Elementwise e = elementwise(f, t, true);
+    if (f.function() != Activation.Function.ELU) return e;
+    return new Elementwise(
+        "elu_backward_from_output_" + t.shortName(),
+        e.p0(),
+        e.p1(),
+        e.seed(),
+        e.alpha(),
+        e.beta(),
+        e.readsOutput());
+  }
+
+  /** {@code gradInput = gradOutput * f'(x)} from {@code y = f(x)}, one elementwise launch. */
+  public static KernelPlan backwardFromOutput(
+      Activation f, Operand y, Operand gradOutput, Operand gradInput) {
+    Elementwise e = fromOutput(f, y.dtype());
+    long n = y.length();
+    List<Operand> in = new ArrayList<>(List.of(y, gradOutput));
+    if (f.readsOutput()) in.add(gradInput);
+    return new KernelPlan(
+        List.of(new Launch(e.kernel(), n, e.args(y, gradOutput, gradInput, n, 0))),
+        in,
+        List.of(gradInput));
+  }
+
   private static Object typed(double v, DType t) {
     return t == DType.FLOAT32 ? (Object) (float) v : (Object) v;
   }

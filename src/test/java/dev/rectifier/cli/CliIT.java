@@ -561,6 +561,52 @@ class CliIT {
     }
   }
 
+  /**
+   * {@code backward --from-output} takes y where x was, whole and streamed: the file equals the
+   * API's backward from the output (for relu6, the gradient from x).
+   */
+  @Test
+  void backwardFromTheOutputFileWholeAndStreamed() throws Exception {
+    Path x = g("elu_0_f32.x.npy");
+    Path gr = g("elu_0_f32.g.npy");
+    float[] xs = (float[]) Npy.read(x).data();
+    float[] gs = (float[]) Npy.read(gr).data();
+    for (String function : List.of("elu", "relu6")) {
+      Activation f = Activation.of(function, Map.of(), null);
+      float[] ys = new float[xs.length];
+      float[] want = new float[xs.length];
+      float[] fromX = new float[xs.length];
+      try (Rectifier r = Rectifier.create("cpu")) {
+        r.forward(f, xs, ys);
+        r.backwardFromOutput(f, ys, gs, want);
+        r.backward(f, xs, gs, fromX);
+      }
+      if (function.equals("relu6")) assertArrayEquals(fromX, want);
+      Path y = dir.resolve(function + ".y.npy");
+      Npy.write(y, new int[] {ys.length}, ys);
+      for (List<Object> more : List.<List<Object>>of(List.of(), List.of("--chunk-elements", 5))) {
+        Path dx = dir.resolve(function + more.size() + ".dx.npy");
+        List<Object> args =
+            new ArrayList<>(
+                List.of(
+                    "backward",
+                    function,
+                    "--from-output",
+                    "--input",
+                    y,
+                    "--grad-output",
+                    gr,
+                    "--grad-input",
+                    dx));
+        args.addAll(more);
+        Result r = run(args.toArray());
+        assertEquals(0, r.code(), r.err());
+        assertTrue(r.err().startsWith("backward from the output " + function), r.err());
+        assertArrayEquals(want, (float[]) Npy.read(dx).data(), function + " " + more);
+      }
+    }
+  }
+
   static Stream<Arguments> streamedCases() throws Exception {
     List<Arguments> cases = new ArrayList<>();
     for (String n : List.of("relu_0_f32", "elu_0_f64", "gelu_0_f32", "mish_0_f64", "silu_0_f32")) {
@@ -1058,6 +1104,19 @@ class CliIT {
                 "--grad-input",
                 "X4D_COPY"),
             "shape"),
+        Arguments.of(
+            "backward from the output of gelu",
+            List.of(
+                "backward",
+                "gelu",
+                "--from-output",
+                "--input",
+                "X",
+                "--grad-output",
+                "X",
+                "--grad-input",
+                "OUT"),
+            "--from-output: gelu() cannot"),
         Arguments.of(
             "unknown backend",
             List.of("forward", "relu", "--backend", "tpu", "--input", "X", "--output", "OUT"),
