@@ -120,6 +120,12 @@ class CliFuzzTest {
     OPTIONS.put(
         "--chunk-elements", new String[] {"1", "3", "0", "-5", "2147483647", "2147483648", "a"});
     OPTIONS.put("--backend", new String[] {"cpu", "opencl", "cuda", "auto", "none", "CPU", ""});
+    OPTIONS.put(
+        "--blend",
+        new String[] {
+          "1,1", "2,0", "0.5,-1", "0,1", "1", "nan,0", "1,inf", "a,b", ",", "1,1,1", ""
+        });
+    OPTIONS.put("--from-output", new String[] {});
     OPTIONS.put("--training", new String[] {});
     OPTIONS.put("--json", new String[] {});
     OPTIONS.put("--help", new String[] {});

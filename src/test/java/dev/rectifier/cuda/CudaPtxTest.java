@@ -71,7 +71,7 @@ class CudaPtxTest {
       opencl.add(m.group(1) + "_f32");
       opencl.add(m.group(1) + "_f64");
     }
-    assertEquals(66, opencl.size(), "33 kernels per type in the OpenCL file");
+    assertEquals(68, opencl.size(), "34 kernels per type in the OpenCL file");
     assertEquals(opencl, cuda);
   }
 
