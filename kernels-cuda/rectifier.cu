@@ -10,8 +10,10 @@
  * the --use_fast_math intrinsics.
  *
  * Kernel names: <function>_<forward|backward>_<f32|f64>. Elementwise kernels take
- *   forward (x, y, n, p0, p1, seed, index0), backward (x, g, dx, n, p0, p1, seed, index0),
- * one thread per element, any 1-D launch covering n.
+ *   forward (x, y, n, p0, p1, seed, index0, ba, bb), backward (x, g, dx, n, p0, p1, seed, index0, ba, bb),
+ * one thread per element, any 1-D launch covering n; ba, bb are the output blend's alpha and beta
+ * (Activation.blend: every write of y or dx goes through STORE). elu_backward_from_output_<type>
+ * is ELU's backward from y = f(x): x is y there.
  */
 // uint and ulong (unsigned int, unsigned long: 64 bits on the LP64 hosts nvcc compiles for) come
 // from <sys/types.h>, which nvcc includes.

@@ -13,9 +13,11 @@
  * steps and the bit-exact products depend on each rounding.
  *
  * Kernel names: <function>_<forward|backward>_<f32|f64>. Elementwise kernels take
- *   forward (x, y, n, p0, p1, seed, index0), backward (x, g, dx, n, p0, p1, seed, index0),
+ *   forward (x, y, n, p0, p1, seed, index0, ba, bb), backward (x, g, dx, n, p0, p1, seed, index0, ba, bb),
  * with p0, p1 the function's parameters already rounded to the type (see OpenClBackend.params) and
- * index0 the flat index of element 0 within the call (RReLU training's counter).
+ * index0 the flat index of element 0 within the call (RReLU training's counter), and ba, bb the
+ * output blend's alpha and beta (Activation.blend; every write of y or dx goes through STORE).
+ * elu_backward_from_output_<type> is ELU's backward from y = f(x): x is y there.
  */
 #pragma OPENCL FP_CONTRACT OFF
 
