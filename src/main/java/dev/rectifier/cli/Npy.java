@@ -241,7 +241,7 @@ public final class Npy {
     if (dims.isEmpty()) {
       shape = new long[0];
     } else {
-      String[] parts = dims.split(",");
+      String[] parts = dims.split(",", -1); // -1: "," is two empty parts, not none (fuzzer)
       int n = parts[parts.length - 1].isBlank() ? parts.length - 1 : parts.length;
       shape = new long[n];
       for (int i = 0; i < n; i++) {
