@@ -424,11 +424,14 @@ public final class Activation {
    * exact for {@code y}, but further from {@code f'(x)} than backward from {@code x}.
    */
   public boolean backwardFromOutputAllowed() {
-    return whyNotFromOutput() == null;
+    return whyNotBackwardFromOutput() == null;
   }
 
-  /** Why backward cannot run from the output, or null when it can. */
-  String whyNotFromOutput() {
+  /**
+   * Why backward cannot run from the output ({@link #backwardFromOutputAllowed}), in words that
+   * name the fix where there is one, or null when it can.
+   */
+  public String whyNotBackwardFromOutput() {
     return switch (function) {
       case RELU, RRELU, RELU6, HARDTANH -> null;
       case LEAKY_RELU ->

@@ -798,7 +798,7 @@ public final class Rectifier implements AutoCloseable {
           f,
           xo,
           new HostArray[] {yo},
-          f.readsOutput() ? new HostArray[] {xo, wo, yo} : new HostArray[] {xo, wo},
+          read(f, yo, xo, wo),
           b -> b.forward(f, shape, xo, wo, yo));
     } finally {
       l.unlock();
@@ -989,7 +989,7 @@ public final class Rectifier implements AutoCloseable {
           f,
           xo,
           new HostArray[] {dxo, gwo},
-          f.readsOutput() ? new HostArray[] {xo, wo, go, dxo} : new HostArray[] {xo, wo, go},
+          read(f, dxo, xo, wo, go),
           b -> b.backward(f, shape, xo, wo, go, dxo, gwo));
     } finally {
       l.unlock();
@@ -1009,13 +1009,41 @@ public final class Rectifier implements AutoCloseable {
    * {@code gradInput}; {@code gradInput} may be {@code y} or {@code gradOutput} (in place).
    */
   public void backwardFromOutput(Activation f, float[] y, float[] gradOutput, float[] gradInput) {
-    backwardFromOutputArrays(f, y, gradOutput, gradInput);
+    backwardFromOutput(f, y, 0, gradOutput, 0, gradInput, 0, y.length);
   }
 
   /** Backward from the output in float64; see the float overload. */
   public void backwardFromOutput(
       Activation f, double[] y, double[] gradOutput, double[] gradInput) {
-    backwardFromOutputArrays(f, y, gradOutput, gradInput);
+    backwardFromOutput(f, y, 0, gradOutput, 0, gradInput, 0, y.length);
+  }
+
+  /** Backward from the output over {@code length} elements of each array. */
+  public void backwardFromOutput(
+      Activation f,
+      float[] y,
+      int yOffset,
+      float[] gradOutput,
+      int gradOutputOffset,
+      float[] gradInput,
+      int gradInputOffset,
+      int length) {
+    backwardFromOutputArrays(
+        f, y, yOffset, gradOutput, gradOutputOffset, gradInput, gradInputOffset, length);
+  }
+
+  /** Backward from the output over {@code length} elements of each array, in float64. */
+  public void backwardFromOutput(
+      Activation f,
+      double[] y,
+      int yOffset,
+      double[] gradOutput,
+      int gradOutputOffset,
+      double[] gradInput,
+      int gradInputOffset,
+      int length) {
+    backwardFromOutputArrays(
+        f, y, yOffset, gradOutput, gradOutputOffset, gradInput, gradInputOffset, length);
   }
 
   /** Backward from the output on buffers of this engine; see the float overload. */
@@ -1040,15 +1068,15 @@ public final class Rectifier implements AutoCloseable {
     }
   }
 
-  private void backwardFromOutputArrays(Activation f, Object y, Object g, Object dx) {
+  private void backwardFromOutputArrays(
+      Activation f, Object y, int yOffset, Object g, int gOffset, Object dx, int dxOffset, int n) {
     requireFromOutput(f);
     Objects.requireNonNull(y, "y");
     Objects.requireNonNull(g, "gradOutput");
     Objects.requireNonNull(dx, "gradInput");
-    int n = length(y);
-    HostArray yo = DeviceBuffer.host(y, 0, n, "y");
-    HostArray go = DeviceBuffer.host(g, 0, n, "gradOutput");
-    HostArray dxo = DeviceBuffer.host(dx, 0, n, "gradInput");
+    HostArray yo = DeviceBuffer.host(y, yOffset, n, "y");
+    HostArray go = DeviceBuffer.host(g, gOffset, n, "gradOutput");
+    HostArray dxo = DeviceBuffer.host(dx, dxOffset, n, "gradInput");
     Lock l = enter();
     try {
       checkFromOutput(yo, go, dxo);
@@ -1058,7 +1086,7 @@ public final class Rectifier implements AutoCloseable {
           f,
           yo,
           new HostArray[] {dxo},
-          f.readsOutput() ? new HostArray[] {yo, go, dxo} : new HostArray[] {yo, go},
+          read(f, dxo, yo, go),
           b -> b.backwardFromOutput(f, yo, go, dxo));
     } finally {
       l.unlock();
@@ -1067,7 +1095,7 @@ public final class Rectifier implements AutoCloseable {
 
   private static void requireFromOutput(Activation f) {
     Objects.requireNonNull(f, "activation");
-    String why = f.whyNotFromOutput();
+    String why = f.whyNotBackwardFromOutput();
     if (why != null) {
       throw new IllegalArgumentException(
           "backward from the output: " + f + " cannot: " + why + "; run backward from x");
@@ -1127,6 +1155,17 @@ public final class Rectifier implements AutoCloseable {
         throw again;
       }
     }
+  }
+
+  /**
+   * What a call on host arrays reads: {@code inputs}, and {@code output} when {@code f} blends into
+   * it.
+   */
+  private static HostArray[] read(Activation f, HostArray output, HostArray... inputs) {
+    if (!f.readsOutput()) return inputs;
+    HostArray[] all = java.util.Arrays.copyOf(inputs, inputs.length + 1);
+    all[inputs.length] = output;
+    return all;
   }
 
   /** Whether an output is also an input (an in-place call). */

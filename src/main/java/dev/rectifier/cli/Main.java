@@ -380,11 +380,12 @@ public final class Main implements Callable<Integer> {
   }
 
   /**
-   * What the output file holds, for a call that blends into it (beta not 0): it must exist and have
-   * {@code shape} and {@code t}; null when the call does not read its output.
+   * The layout of the file a call blends into (beta not 0), checked to exist and to hold the
+   * result's type and shape before anything is computed; null when the call does not read its
+   * output. Whole and streamed runs share it.
    */
-  private static Object oldOutput(Activation f, String option, Path file, DType t, int[] shape)
-      throws IOException {
+  private static Npy.Layout blendTarget(
+      Activation f, String option, Path file, DType t, long[] shape) throws IOException {
     if (!f.readsOutput()) return null;
     if (!Files.exists(file)) {
       throw new IllegalArgumentException(
@@ -394,18 +395,25 @@ public final class Main implements Callable<Integer> {
               + " does not exist, but --blend with beta not 0 adds to it; create"
               + " it or give beta 0");
     }
-    Npy.Array old = read(option, file);
+    Npy.Layout old = layout(option, file);
     sameType(option, old.dtype(), t);
     if (!Arrays.equals(old.shape(), shape)) {
       throw new IllegalArgumentException(
           option
               + " has shape "
-              + old.shapeText()
+              + Arrays.toString(old.shape())
               + " but the result has "
               + Arrays.toString(shape)
               + "; --blend with beta not 0 needs the result's shape");
     }
-    return old.data();
+    return old;
+  }
+
+  /** What the output file holds, for a call that blends into it; null when none does. */
+  private static Object oldOutput(Activation f, String option, Path file, DType t, int[] shape)
+      throws IOException {
+    long[] dims = Arrays.stream(shape).asLongStream().toArray();
+    return blendTarget(f, option, file, t, dims) == null ? null : read(option, file).data();
   }
 
   /** A number as Java reads it, and also nan, inf, -inf in any case (as NumPy prints them). */
@@ -468,9 +476,11 @@ public final class Main implements Callable<Integer> {
       int chunk,
       boolean fromOutput)
       throws IOException {
+    Npy.Layout old =
+        blendTarget(f, g == null ? "--output" : "--grad-input", target, x.dtype(), x.shape());
     long start = System.nanoTime();
     try (Rectifier r = engines.open(o.backend)) {
-      NpyStream.run(r, f, x, o.input, g, gFile, target, chunk, fromOutput, what + " " + f);
+      NpyStream.run(r, f, x, o.input, g, gFile, old, target, chunk, fromOutput, what + " " + f);
       ran(
           spec.commandLine().getErr(),
           what,
@@ -627,9 +637,9 @@ public final class Main implements Callable<Integer> {
         throw new IllegalArgumentException(
             "--from-output: "
                 + f
-                + " cannot run backward from its output (only relu, leaky_relu with slope >= 0,"
-                + " rrelu, elu with alpha >= 0, relu6, hardtanh and threshold with value <="
-                + " threshold can); drop --from-output and give x");
+                + " cannot run backward from its output: "
+                + f.whyNotBackwardFromOutput()
+                + "; drop --from-output and give x");
       }
       boolean prelu = f.function() == Function.PRELU;
       if (prelu && gradWeight == null) {

@@ -50,6 +50,9 @@ final class NpyStream {
    * Computes {@code f} over {@code x} (and, backward, {@code g}) into {@code target}.
    *
    * @param g the gradient's layout and file, null forward
+   * @param old the layout of {@code target}, read chunk by chunk as the blend's old output, when
+   *     {@code f} blends into it (checked by the caller); null otherwise
+   * @param fromOutput backward from the output: {@code x} holds {@code y = f(x)}
    */
   static void run(
       Rectifier engine,
@@ -58,6 +61,7 @@ final class NpyStream {
       Path xFile,
       Npy.Layout g,
       Path gFile,
+      Npy.Layout old,
       Path target,
       int chunk,
       boolean fromOutput,
@@ -65,7 +69,6 @@ final class NpyStream {
       throws IOException {
     DType t = x.dtype();
     int b = t.bytes();
-    Npy.Layout old = f.readsOutput() ? blendedInto(target, x, g == null) : null;
     byte[] header = Npy.header(t, x.shape());
     Path tmp = Npy.temporaryBeside(target);
     boolean bar = System.console() != null && x.bytes() > STREAM_ABOVE;
@@ -107,38 +110,6 @@ final class NpyStream {
     }
   }
 
-  /** The layout of the file a blend with beta not 0 adds to: it must match {@code x}. */
-  private static Npy.Layout blendedInto(Path target, Npy.Layout x, boolean forward)
-      throws IOException {
-    String option = forward ? "--output" : "--grad-input";
-    if (!Files.exists(target)) {
-      throw new IllegalArgumentException(
-          option
-              + ": "
-              + target
-              + " does not exist, but --blend with beta not 0 adds to it;"
-              + " create it or give beta 0");
-    }
-    Npy.Layout old;
-    try {
-      old = Npy.layout(target);
-    } catch (IOException e) {
-      throw new Npy.NpyException(option + ": " + e.getMessage());
-    }
-    if (old.dtype() != x.dtype() || !java.util.Arrays.equals(old.shape(), x.shape())) {
-      throw new IllegalArgumentException(
-          option
-              + " is "
-              + old.dtype().shortName()
-              + java.util.Arrays.toString(old.shape())
-              + " but the result is "
-              + x.dtype().shortName()
-              + java.util.Arrays.toString(x.shape())
-              + "; --blend with beta not 0 needs the result's shape and type");
-    }
-    return old;
-  }
-
   private static ProgressBar bar(String label, long count) {
     return new ProgressBarBuilder()
         .setTaskName(label)
@@ -169,26 +140,9 @@ final class NpyStream {
   private static void compute(
       Rectifier r, Activation f, Object x, Object g, Object y, int n, boolean fromOutput) {
     if (fromOutput) {
-      // the API takes whole arrays here: the last, shorter chunk goes through copies
-      boolean whole = n == java.lang.reflect.Array.getLength(x);
-      if (x instanceof float[] xf) {
-        float[] yf = whole ? (float[]) y : java.util.Arrays.copyOf((float[]) y, n);
-        r.backwardFromOutput(
-            f,
-            whole ? xf : java.util.Arrays.copyOf(xf, n),
-            whole ? (float[]) g : java.util.Arrays.copyOf((float[]) g, n),
-            yf);
-        if (!whole) System.arraycopy(yf, 0, y, 0, n);
-      } else {
-        double[] xd = (double[]) x;
-        double[] yd = whole ? (double[]) y : java.util.Arrays.copyOf((double[]) y, n);
-        r.backwardFromOutput(
-            f,
-            whole ? xd : java.util.Arrays.copyOf(xd, n),
-            whole ? (double[]) g : java.util.Arrays.copyOf((double[]) g, n),
-            yd);
-        if (!whole) System.arraycopy(yd, 0, y, 0, n);
-      }
+      if (x instanceof float[] xf)
+        r.backwardFromOutput(f, xf, 0, (float[]) g, 0, (float[]) y, 0, n);
+      else r.backwardFromOutput(f, (double[]) x, 0, (double[]) g, 0, (double[]) y, 0, n);
       return;
     }
     if (x instanceof float[] xf) {

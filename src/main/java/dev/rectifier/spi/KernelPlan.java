@@ -67,6 +67,11 @@ public record KernelPlan(List<Launch> launches, List<Operand> inputs, List<Opera
       a.addAll(Arrays.asList(y, n, p0, p1, seed, index0, alpha, beta));
       return a;
     }
+
+    /** The same arguments for another kernel. */
+    Elementwise withKernel(String name) {
+      return new Elementwise(name, p0, p1, seed, alpha, beta, readsOutput);
+    }
   }
 
   /** The elementwise kernel of {@code f} (not a channel function) in type {@code t}. */
@@ -135,14 +140,7 @@ public record KernelPlan(List<Launch> launches, List<Operand> inputs, List<Opera
   public static Elementwise fromOutput(Activation f, DType t) {
     Elementwise e = elementwise(f, t, true);
     if (f.function() != Activation.Function.ELU) return e;
-    return new Elementwise(
-        "elu_backward_from_output_" + t.shortName(),
-        e.p0(),
-        e.p1(),
-        e.seed(),
-        e.alpha(),
-        e.beta(),
-        e.readsOutput());
+    return e.withKernel("elu_backward_from_output_" + t.shortName());
   }
 
   /** {@code gradInput = gradOutput * f'(x)} from {@code y = f(x)}, one elementwise launch. */
