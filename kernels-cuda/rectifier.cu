@@ -13,7 +13,9 @@
  *   forward (x, y, n, p0, p1, seed, index0, ba, bb), backward (x, g, dx, n, p0, p1, seed, index0, ba, bb),
  * one thread per element, any 1-D launch covering n; ba, bb are the output blend's alpha and beta
  * (Activation.blend: every write of y or dx goes through STORE). elu_backward_from_output_<type>
- * is ELU's backward from y = f(x): x is y there.
+ * is ELU's backward from y = f(x): x is y there. <relu|leaky_relu|hardtanh>_forward_mask_<type>
+ * take the forward's arguments then the mask's words; mask_backward_<type> takes the backward's with
+ * the mask for x and p0 the slope where a bit is 0.
  */
 // uint and ulong (unsigned int, unsigned long: 64 bits on the LP64 hosts nvcc compiles for) come
 // from <sys/types.h>, which nvcc includes.
@@ -52,6 +54,12 @@ __device__ inline float rrelu_slope_f32(ulong seed, ulong index, float lower, fl
 #define STORE(T, OUT, AT, VALUE) do { T v_ = (VALUE); \
   OUT[AT] = bb == 0 ? (ba == 1 ? v_ : ba * v_) : ba * v_ + bb * OUT[AT]; } while (0)
 
+/* 1-bit masks (Activation.maskAllowed): bit (i & 31) of word i >> 5 is ON for element i, gathered
+   by a warp's ballot (blocks are whole warps: CudaBackend.BLOCK), so no thread returns before it. */
+#define MASK_BITS(ON) { uint w_ = __ballot_sync(0xffffffffu, ON); \
+  if ((threadIdx.x & 31) == 0 && i < n) mask[i >> 5] = w_; }
+#define MASK_KERNEL extern "C" __global__
+
 /* The piecewise-linear and channel kernels, in the element type T alone. */
 #define DEFINE_LINEAR_KERNELS(T, SUFFIX, RRELU_SLOPE) \
 extern "C" __global__ void relu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
@@ -81,6 +89,23 @@ extern "C" __global__ void threshold_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
   size_t i = global_index(); if (i >= n) return; T v = x[i]; STORE(T, y, i, v <= p0 ? p1 : v); } \
 extern "C" __global__ void threshold_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = global_index(); if (i >= n) return; T v = x[i]; STORE(T, dx, i, v > p0 ? g[i] : (v <= p0 ? (T)0 : v)); } \
+/* ---- forward with a 1-bit mask (the bit is PyTorch's backward test), and backward from it ---- */ \
+MASK_KERNEL void relu_forward_mask_##SUFFIX(ELEMENTWISE_ARGS_F(T), uint* mask) { \
+  size_t i = global_index(); bool on = false; \
+  if (i < n) { T v = x[i]; on = !(v <= 0); STORE(T, y, i, v < 0 ? (T)0 : v); } \
+  MASK_BITS(on) } \
+MASK_KERNEL void leaky_relu_forward_mask_##SUFFIX(ELEMENTWISE_ARGS_F(T), uint* mask) { \
+  size_t i = global_index(); bool on = false; \
+  if (i < n) { T v = x[i]; on = v > 0; STORE(T, y, i, v < 0 ? p0 * v : v); } \
+  MASK_BITS(on) } \
+MASK_KERNEL void hardtanh_forward_mask_##SUFFIX(ELEMENTWISE_ARGS_F(T), uint* mask) { \
+  size_t i = global_index(); bool on = false; \
+  if (i < n) { T v = x[i]; on = !(v <= p0 || v >= p1); STORE(T, y, i, v < p0 ? p0 : (v > p1 ? p1 : v)); } \
+  MASK_BITS(on) } \
+extern "C" __global__ void mask_backward_##SUFFIX(const uint* mask, const T* g, T* dx, \
+    const ulong n, const T p0, const T p1, const ulong seed, const ulong index0, const T ba, const T bb) { \
+  size_t i = global_index(); if (i >= n) return; \
+  STORE(T, dx, i, ((mask[i >> 5] >> (i & 31)) & 1u) ? g[i] : (p0 == 0 ? (T)0 : p0 * g[i])); } \
 /* ---- channel functions on [outer, channels, inner] ---- */ \
 extern "C" __global__ void prelu_forward_##SUFFIX(const T* x, const T* w, T* y, \
     const ulong n, const ulong channels, const ulong inner, const ulong weights, const T ba, const T bb) { \

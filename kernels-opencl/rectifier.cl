@@ -18,6 +18,8 @@
  * index0 the flat index of element 0 within the call (RReLU training's counter), and ba, bb the
  * output blend's alpha and beta (Activation.blend; every write of y or dx goes through STORE).
  * elu_backward_from_output_<type> is ELU's backward from y = f(x): x is y there.
+ * <relu|leaky_relu|hardtanh>_forward_mask_<type> take the forward's arguments then the mask's words;
+ * mask_backward_<type> takes the backward's with the mask for x and p0 the slope where a bit is 0.
  */
 #pragma OPENCL FP_CONTRACT OFF
 
@@ -53,6 +55,19 @@ inline float rrelu_slope_f32(ulong seed, ulong index, float lower, float width) 
 #define STORE(T, OUT, AT, VALUE) do { T v_ = (VALUE); \
   OUT[AT] = bb == 0 ? (ba == 1 ? v_ : ba * v_) : ba * v_ + bb * OUT[AT]; } while (0)
 
+/* 1-bit masks (Activation.maskAllowed): bit (i & 31) of word i >> 5 is ON for element i. OpenCL 1.2
+   has no ballot, so a work-group gathers its bits in local memory, one byte each (no atomics), and
+   one work-item per word packs them; the mask kernels are launched in work-groups of MASK_GROUP
+   (OpenClBackend.LOCAL), and no work-item returns before the barrier. */
+#define MASK_GROUP 64
+#define MASK_BITS(ON) __local uchar b_[MASK_GROUP]; size_t l_ = get_local_id(0); \
+  b_[l_] = (ON) ? 1 : 0; \
+  barrier(CLK_LOCAL_MEM_FENCE); \
+  if (l_ < MASK_GROUP / 32 && i - l_ + 32 * l_ < n) { \
+    uint w_ = 0u; for (int j_ = 0; j_ < 32; j_++) w_ |= (uint)b_[32 * l_ + j_] << j_; \
+    mask[(i - l_) / 32 + l_] = w_; }
+#define MASK_KERNEL __kernel __attribute__((reqd_work_group_size(MASK_GROUP, 1, 1)))
+
 /* The piecewise-linear and channel kernels, in the element type T alone. */
 #define DEFINE_LINEAR_KERNELS(T, SUFFIX, RRELU_SLOPE) \
 __kernel void relu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
@@ -82,6 +97,23 @@ __kernel void threshold_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, y, i, v <= p0 ? p1 : v); } \
 __kernel void threshold_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, dx, i, v > p0 ? g[i] : (v <= p0 ? (T)0 : v)); } \
+/* ---- forward with a 1-bit mask (the bit is PyTorch's backward test), and backward from it ---- */ \
+MASK_KERNEL void relu_forward_mask_##SUFFIX(ELEMENTWISE_ARGS_F(T), __global uint* mask) { \
+  size_t i = get_global_id(0); bool on = false; \
+  if (i < n) { T v = x[i]; on = !(v <= 0); STORE(T, y, i, v < 0 ? (T)0 : v); } \
+  MASK_BITS(on) } \
+MASK_KERNEL void leaky_relu_forward_mask_##SUFFIX(ELEMENTWISE_ARGS_F(T), __global uint* mask) { \
+  size_t i = get_global_id(0); bool on = false; \
+  if (i < n) { T v = x[i]; on = v > 0; STORE(T, y, i, v < 0 ? p0 * v : v); } \
+  MASK_BITS(on) } \
+MASK_KERNEL void hardtanh_forward_mask_##SUFFIX(ELEMENTWISE_ARGS_F(T), __global uint* mask) { \
+  size_t i = get_global_id(0); bool on = false; \
+  if (i < n) { T v = x[i]; on = !(v <= p0 || v >= p1); STORE(T, y, i, v < p0 ? p0 : (v > p1 ? p1 : v)); } \
+  MASK_BITS(on) } \
+__kernel void mask_backward_##SUFFIX(__global const uint* mask, __global const T* g, __global T* dx, \
+    const ulong n, const T p0, const T p1, const ulong seed, const ulong index0, const T ba, const T bb) { \
+  size_t i = get_global_id(0); if (i >= n) return; \
+  STORE(T, dx, i, ((mask[i >> 5] >> (i & 31)) & 1u) ? g[i] : (p0 == 0 ? (T)0 : p0 * g[i])); } \
 /* ---- channel functions on [outer, channels, inner] ---- */ \
 __kernel void prelu_forward_##SUFFIX(__global const T* x, __global const T* w, __global T* y, \
     const ulong n, const ulong channels, const ulong inner, const ulong weights, const T ba, const T bb) { \

@@ -448,6 +448,31 @@ public final class Activation {
     };
   }
 
+  /**
+   * Whether the forward can emit a 1-bit mask and backward run from it ({@link
+   * Rectifier#forward(Activation, float[], float[], int[])}, {@link Rectifier#backwardFromMask}):
+   * for relu, leaky_relu (any slope), relu6 and hardtanh, whose {@code f'} takes two values and so
+   * is one bit: 1 where {@code f'(x) = 1}, 0 where it is the slope (0 but for leaky_relu). The bit
+   * is PyTorch's backward test: {@code !(x <= 0)} for relu, {@code x > 0} for leaky_relu, {@code
+   * !(x <= min || x >= max)} for relu6 and hardtanh. Where {@code x} is not NaN the gradient is bit
+   * for bit the one from {@code x}; where it is NaN a mask cannot say so (the forward's {@code y}
+   * is NaN there): relu, relu6 and hardtanh pass {@code gradOutput} and leaky_relu gives {@code
+   * slope * gradOutput}, as PyTorch's backward does.
+   */
+  public boolean maskAllowed() {
+    return whyNoMask() == null;
+  }
+
+  /** Why the forward cannot emit a mask ({@link #maskAllowed}), or null when it can. */
+  public String whyNoMask() {
+    return switch (function) {
+      case RELU, LEAKY_RELU, RELU6, HARDTANH -> null;
+      default ->
+          "its derivative takes more than two values (only relu, leaky_relu, relu6 and hardtanh"
+              + " have a 1-bit mask)";
+    };
+  }
+
   /** The blend's alpha: 1 unless {@link #blend} set it. */
   public double blendAlpha() {
     return blendAlpha;

@@ -85,6 +85,23 @@ public final class DeviceBuffer implements AutoCloseable {
     owner.copy(this, srcOffset, dst, dstOffset, length, false);
   }
 
+  /** Copies all of {@code src} (a mask's words) into this int32 buffer from word 0. */
+  public void copyFrom(int[] src) {
+    owner.copy(this, 0, src, 0, src.length, true);
+  }
+
+  /** Copies the first {@code dst.length} words of this int32 buffer into {@code dst}. */
+  public void copyTo(int[] dst) {
+    owner.copy(this, 0, dst, 0, dst.length, false);
+  }
+
+  /** The whole buffer as a new array (int32 buffers only: a mask's words). */
+  public int[] toIntArray() {
+    int[] a = new int[Math.toIntExact(length())];
+    copyTo(a);
+    return a;
+  }
+
   /** The whole buffer as a new array (float32 buffers only). */
   public float[] toFloatArray() {
     float[] a = new float[Math.toIntExact(length())];
@@ -137,7 +154,7 @@ public final class DeviceBuffer implements AutoCloseable {
   }
 
   static HostArray host(Object array, int offset, int length, String name) {
-    int size = array instanceof float[] f ? f.length : ((double[]) array).length;
+    int size = java.lang.reflect.Array.getLength(array);
     if (offset == 0 && length > size) {
       throw new IllegalArgumentException(
           name + " has " + size + " elements; the call needs " + length);

@@ -1103,8 +1103,207 @@ public final class Rectifier implements AutoCloseable {
   }
 
   private static void checkFromOutput(Operand y, Operand g, Operand dx) {
+    checkFloat("y", y);
     checkOperand("gradOutput", g, y.length(), y.dtype(), "y");
     checkOperand("gradInput", dx, y.length(), y.dtype(), "y");
+  }
+
+  // ------------------------------------------------------------------ 1-bit masks
+
+  /** The words of a 1-bit mask over {@code n} elements: {@code ceil(n / 32)}. */
+  public static long maskWords(long n) {
+    if (n < 0) throw new IllegalArgumentException("n is " + n + "; give 0 or more");
+    return (n + 31) >>> 5;
+  }
+
+  /**
+   * {@code y = f(x)} and its 1-bit mask, which {@link #backwardFromMask} takes in place of {@code
+   * x}: 32 times smaller than a float32 copy of {@code x}, so a training loop can run the forward
+   * in place and keep only the mask. For relu, leaky_relu, relu6 and hardtanh ({@link
+   * Activation#maskAllowed}, which says what a bit means); the others are refused with the reason.
+   * Element {@code i}'s bit is bit {@code i & 31} of {@code mask[i >>> 5]}; the bits past the last
+   * element are 0. {@code mask} has exactly {@link #maskWords}{@code (x.length)} words; {@code y}
+   * may be {@code x} (in place: the bits are taken from {@code x} first); {@code y} is blended as
+   * {@link Activation#blend} says, the mask is written.
+   */
+  public void forward(Activation f, float[] x, float[] y, int[] mask) {
+    forwardWithMaskArrays(f, x, y, mask);
+  }
+
+  /** {@code y = f(x)} and its 1-bit mask in float64; see the float overload. */
+  public void forward(Activation f, double[] x, double[] y, int[] mask) {
+    forwardWithMaskArrays(f, x, y, mask);
+  }
+
+  /**
+   * {@code y = f(x)} and its 1-bit mask on buffers of this engine: {@code mask} is an {@link
+   * DType#INT32} buffer of {@link #maskWords}{@code (x.length())} words; see the float overload.
+   */
+  public void forward(Activation f, DeviceBuffer x, DeviceBuffer y, DeviceBuffer mask) {
+    requireMask(f);
+    Lock l = enter();
+    try {
+      Operand xo = own(x, "x");
+      Operand yo = own(y, "y");
+      Operand mo = own(mask, "mask");
+      checkFloat("x", xo);
+      checkOperand("y", yo, xo.length(), xo.dtype());
+      checkMask(mo, xo.length());
+      checkOverlaps(f, new Object[] {y}, new Object[] {x});
+      Backend b = on(xo.dtype());
+      checkMaskLives(b, xo.dtype());
+      try {
+        b.forwardWithMask(f, xo, yo, mo);
+      } catch (RuntimeException e) {
+        throw failure(e, b, "forward with a mask", f, xo, "buffers", ON_BUFFERS);
+      }
+    } finally {
+      l.unlock();
+    }
+  }
+
+  /**
+   * Backward from the 1-bit mask that {@link #forward(Activation, float[], float[], int[])} wrote:
+   * {@code gradInput = gradOutput} where the bit is set, else {@code slope * gradOutput} for
+   * leaky_relu and {@code +0} for relu, relu6 and hardtanh; bit for bit the gradient from {@code x}
+   * where {@code x} was not NaN ({@link Activation#maskAllowed}). {@code f} must be the forward's
+   * function with the same parameters. Blending applies to {@code gradInput}, which may be {@code
+   * gradOutput} (in place).
+   */
+  public void backwardFromMask(Activation f, int[] mask, float[] gradOutput, float[] gradInput) {
+    backwardFromMaskArrays(f, mask, gradOutput, gradInput);
+  }
+
+  /** Backward from a 1-bit mask in float64; see the float overload. */
+  public void backwardFromMask(Activation f, int[] mask, double[] gradOutput, double[] gradInput) {
+    backwardFromMaskArrays(f, mask, gradOutput, gradInput);
+  }
+
+  /** Backward from a 1-bit mask on buffers of this engine; see the float overload. */
+  public void backwardFromMask(
+      Activation f, DeviceBuffer mask, DeviceBuffer gradOutput, DeviceBuffer gradInput) {
+    requireMask(f);
+    Lock l = enter();
+    try {
+      Operand mo = own(mask, "mask");
+      Operand go = own(gradOutput, "gradOutput");
+      Operand dxo = own(gradInput, "gradInput");
+      checkFloat("gradOutput", go);
+      checkOperand("gradInput", dxo, go.length(), go.dtype(), "gradOutput");
+      checkMask(mo, go.length());
+      checkOverlaps(f, new Object[] {gradInput}, new Object[] {gradOutput});
+      Backend b = on(go.dtype());
+      checkMaskLives(b, go.dtype());
+      try {
+        b.backwardFromMask(f, mo, go, dxo);
+      } catch (RuntimeException e) {
+        throw failure(e, b, "backward from a mask", f, go, "buffers", ON_BUFFERS);
+      }
+    } finally {
+      l.unlock();
+    }
+  }
+
+  private void forwardWithMaskArrays(Activation f, Object x, Object y, int[] mask) {
+    requireMask(f);
+    Objects.requireNonNull(x, "x");
+    Objects.requireNonNull(y, "y");
+    Objects.requireNonNull(mask, "mask");
+    int n = length(x);
+    HostArray xo = DeviceBuffer.host(x, 0, n, "x");
+    HostArray yo = DeviceBuffer.host(y, 0, length(y), "y");
+    HostArray mo = DeviceBuffer.host(mask, 0, mask.length, "mask");
+    Lock l = enter();
+    try {
+      checkOperand("y", yo, n, xo.dtype());
+      checkMask(mo, n);
+      checkOverlaps(f, new Object[] {yo}, new Object[] {xo});
+      onHostArrays(
+          "forward with a mask",
+          f,
+          xo,
+          new HostArray[] {yo, mo},
+          read(f, yo, xo),
+          b -> b.forwardWithMask(f, xo, yo, mo));
+    } finally {
+      l.unlock();
+    }
+  }
+
+  private void backwardFromMaskArrays(Activation f, int[] mask, Object g, Object dx) {
+    requireMask(f);
+    Objects.requireNonNull(mask, "mask");
+    Objects.requireNonNull(g, "gradOutput");
+    Objects.requireNonNull(dx, "gradInput");
+    int n = length(g);
+    HostArray mo = DeviceBuffer.host(mask, 0, mask.length, "mask");
+    HostArray go = DeviceBuffer.host(g, 0, n, "gradOutput");
+    HostArray dxo = DeviceBuffer.host(dx, 0, length(dx), "gradInput");
+    Lock l = enter();
+    try {
+      checkOperand("gradInput", dxo, n, go.dtype(), "gradOutput");
+      checkMask(mo, n);
+      checkOverlaps(f, new Object[] {dxo}, new Object[] {go});
+      onHostArrays(
+          "backward from a mask",
+          f,
+          go,
+          new HostArray[] {dxo},
+          read(f, dxo, mo, go),
+          b -> b.backwardFromMask(f, mo, go, dxo));
+    } finally {
+      l.unlock();
+    }
+  }
+
+  private static void requireMask(Activation f) {
+    Objects.requireNonNull(f, "activation");
+    String why = f.whyNoMask();
+    if (why != null) {
+      throw new IllegalArgumentException(
+          "1-bit mask: " + f + " cannot have one: " + why + "; run backward from x");
+    }
+  }
+
+  private static void checkMask(Operand mask, long n) {
+    long words = maskWords(n);
+    if (mask.dtype() != DType.INT32) {
+      throw new IllegalArgumentException(
+          "mask is "
+              + mask.dtype().shortName()
+              + "; give int32 words (an int[], or a buffer allocated as DType.INT32): "
+              + words
+              + " for "
+              + n
+              + " elements");
+    }
+    if (mask.length() != words) {
+      throw new IllegalArgumentException(
+          "mask has "
+              + mask.length()
+              + " words; "
+              + n
+              + " elements need "
+              + words
+              + " (Rectifier.maskWords("
+              + n
+              + "))");
+    }
+  }
+
+  /** Refuses a mask buffer that lives on another backend than the tensors of {@code dtype}. */
+  private void checkMaskLives(Backend b, DType dtype) {
+    Backend masks = byType.get(DType.INT32);
+    if (masks != b) {
+      throw new IllegalArgumentException(
+          "mask buffers live on "
+              + masks.name()
+              + " but "
+              + dtype.name().toLowerCase(Locale.ROOT)
+              + " computes on "
+              + b.name()
+              + "; pass the mask as an int[] for this call");
+    }
   }
 
   // ------------------------------------------------------------------ failures
@@ -1237,12 +1436,24 @@ public final class Rectifier implements AutoCloseable {
   }
 
   private static int length(Object array) {
-    return array instanceof float[] f ? f.length : ((double[]) array).length;
+    return java.lang.reflect.Array.getLength(array);
+  }
+
+  /** Refuses a mask's words where a tensor is expected. */
+  private static void checkFloat(String name, Operand o) {
+    if (!o.dtype().isFloat()) {
+      throw new IllegalArgumentException(
+          name
+              + " is "
+              + o.dtype().shortName()
+              + " (a mask's words); activations compute on float32 or float64");
+    }
   }
 
   private static void checkForward(Activation f, Shape shape, Operand x, Operand w, Operand y) {
     Objects.requireNonNull(f, "activation");
     Objects.requireNonNull(shape, "shape");
+    checkFloat("x", x);
     Shape out = f.outputShape(shape);
     checkOperand("x", x, shape.size(), x.dtype());
     checkOperand("y", y, out.size(), x.dtype());

@@ -147,6 +147,19 @@ final class FaultyDevice implements BackendProvider {
     }
 
     @Override
+    public void forwardWithMask(Activation f, Operand x, Operand y, Operand mask) {
+      if (fails()) throw error();
+      inner.forwardWithMask(f, x, y, mask);
+    }
+
+    @Override
+    public void backwardFromMask(
+        Activation f, Operand mask, Operand gradOutput, Operand gradInput) {
+      if (fails()) throw error();
+      inner.backwardFromMask(f, mask, gradOutput, gradInput);
+    }
+
+    @Override
     public void close() {
       inner.close();
     }

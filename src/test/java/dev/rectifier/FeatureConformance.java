@@ -21,10 +21,11 @@ import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
 
 /**
- * The conformance suite's part for the features beyond the plain call: output blending and backward
- * from the output. Every backend's suite runs it ({@link BackendConformanceTest} implements this).
- * The contract is exact: a blended call gives, bit for bit, the blend of what the same backend
- * gives plainly, {@code (alpha*v) + (beta*old)} rounded per operation in the type.
+ * The conformance suite's part for the features beyond the plain call: output blending, backward
+ * from the output and backward from a 1-bit mask. Every backend's suite runs it ({@link
+ * BackendConformanceTest} implements this). The contract is exact: a blended call gives, bit for
+ * bit, the blend of what the same backend gives plainly, {@code (alpha*v) + (beta*old)} rounded per
+ * operation in the type.
  */
 interface FeatureConformance {
   /** The engine of the backend under test. */
@@ -376,6 +377,198 @@ interface FeatureConformance {
         r.backwardFromOutput(f, by, bg, bdx);
         assertBits(want, bdx.toFloatArray(), f + " on buffers");
       }
+    }
+  }
+
+  // ------------------------------------------------------------------ 1-bit masks
+
+  static Stream<Activation> masked() {
+    return Stream.of(
+        Activation.relu(),
+        Activation.leakyRelu(),
+        Activation.leakyRelu(-0.3),
+        Activation.leakyRelu(0),
+        Activation.relu6(),
+        Activation.hardtanh(),
+        Activation.hardtanh(-0.5, 2.5));
+  }
+
+  /**
+   * The bit the contract gives {@code x}: PyTorch's backward test ({@link Activation#maskAllowed}).
+   */
+  private static boolean bit(Activation f, double x) {
+    return switch (f.function()) {
+      case RELU -> !(x <= 0);
+      case LEAKY_RELU -> x > 0;
+      case RELU6 -> !(x <= 0 || x >= 6);
+      default -> !(x <= f.param("min_val") || x >= f.param("max_val"));
+    };
+  }
+
+  /** {@code x} from {@code seed} with the bounds of every masked function among its elements. */
+  private static float[] boundaries(int n, long seed) {
+    float[] x = floats(n, seed);
+    float[] edges = {0, -0f, 6, -1, 1, -0.5f, 2.5f, Float.NaN, Float.NEGATIVE_INFINITY};
+    for (int i = 0; i < edges.length; i++) x[31 + 37 * i] = edges[i];
+    return x;
+  }
+
+  private static void checkMask(Activation f, double[] x, int[] mask) {
+    for (int i = 0; i < mask.length * 32; i++) {
+      boolean set = (mask[i >>> 5] >>> (i & 31) & 1) != 0;
+      boolean want = i < x.length && bit(f, x[i]);
+      if (set != want) fail(f + ": bit " + i + " is " + set + " for x = " + x[i]);
+    }
+  }
+
+  /**
+   * The forward with a mask writes the plain forward's y and the contract's bits (0 past the end);
+   * backward from it gives the gradient from x bit for bit, but where x is NaN: g (relu, relu6,
+   * hardtanh) or slope * g (leaky_relu), as PyTorch's backward.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("dev.rectifier.FeatureConformance#masked")
+  default void aMaskGivesTheGradientFromX(Activation f) throws Throwable {
+    Rectifier r = engine();
+    float[] x = boundaries(N, 131);
+    float[] g = gradsF(N, 132);
+    float[] plain = new float[N];
+    r.forward(f, x, plain);
+    float[] y = new float[N];
+    int[] mask = new int[(int) Rectifier.maskWords(N)];
+    Arrays.fill(mask, -1);
+    r.forward(f, x, y, mask);
+    assertBits(plain, y, f + " y beside its mask");
+    double[] xd = new double[N];
+    for (int i = 0; i < N; i++) xd[i] = x[i];
+    checkMask(f, xd, mask);
+    float[] inPlace = x.clone();
+    int[] mask2 = new int[mask.length];
+    r.forward(f, inPlace, inPlace, mask2);
+    assertBits(plain, inPlace, f + " in place beside its mask");
+    org.junit.jupiter.api.Assertions.assertArrayEquals(mask, mask2, f + " mask in place");
+
+    float[] want = new float[N];
+    r.backward(f, x, g, want);
+    float slope = f.function() == Function.LEAKY_RELU ? (float) f.param("slope") : 0f;
+    for (int i = 0; i < N; i++) {
+      if (x[i] != x[i]) want[i] = bit(f, x[i]) ? g[i] : (slope == 0 ? 0f : slope * g[i]);
+    }
+    float[] dx = new float[N];
+    r.backwardFromMask(f, mask, g, dx);
+    assertBits(want, dx, f + " from its mask");
+    float[] gInPlace = g.clone();
+    r.backwardFromMask(f, mask, gInPlace, gInPlace);
+    assertBits(want, gInPlace, f + " from its mask, into g");
+    Activation fb = f.blend(-2, 0.25);
+    float[] old = floats(N, 133);
+    float[] blended = old.clone();
+    r.backwardFromMask(fb, mask, g, blended);
+    assertBits(blend(want, old, -2, 0.25), blended, fb + " from its mask");
+    float[] yb = old.clone();
+    r.forward(fb, x, yb, new int[mask.length]);
+    assertBits(blend(plain, old, -2, 0.25), yb, fb + " forward beside its mask");
+    inFloat64(
+        () -> {
+          int n = 3001;
+          double[] xs = doubles(n, 134);
+          xs[5] = 6;
+          xs[6] = -1;
+          xs[7] = 2.5;
+          double[] gs = gradsD(n, 135);
+          double[] ys = new double[n];
+          int[] m = new int[(int) Rectifier.maskWords(n)];
+          Arrays.fill(m, -1);
+          r.forward(f, xs, ys, m);
+          double[] py = new double[n];
+          r.forward(f, xs, py);
+          assertBits(py, ys, f + " f64 y beside its mask");
+          checkMask(f, xs, m);
+          double[] w = new double[n];
+          r.backward(f, xs, gs, w);
+          double s = f.function() == Function.LEAKY_RELU ? f.param("slope") : 0;
+          for (int i = 0; i < n; i++) {
+            if (xs[i] != xs[i]) w[i] = bit(f, xs[i]) ? gs[i] : (s == 0 ? 0 : s * gs[i]);
+          }
+          double[] got = new double[n];
+          r.backwardFromMask(f, m, gs, got);
+          assertBits(w, got, f + " f64 from its mask");
+        });
+  }
+
+  @Test
+  default void masksOnBuffers() {
+    Rectifier r = engine();
+    int n = 70_001;
+    for (Activation f : List.of(Activation.relu6(), Activation.leakyRelu(0.2))) {
+      float[] x = boundaries(n, 141);
+      float[] g = gradsF(n, 142);
+      float[] y = new float[n];
+      int[] mask = new int[(int) Rectifier.maskWords(n)];
+      r.forward(f, x, y, mask);
+      float[] dx = new float[n];
+      r.backwardFromMask(f, mask, g, dx);
+      try (DeviceBuffer bx = r.upload(x);
+          DeviceBuffer by = r.allocate(DType.FLOAT32, n);
+          DeviceBuffer bm = r.allocate(DType.INT32, Rectifier.maskWords(n));
+          DeviceBuffer bg = r.upload(g);
+          DeviceBuffer bdx = r.allocate(DType.FLOAT32, n)) {
+        r.forward(f, bx, by, bm);
+        assertBits(y, by.toFloatArray(), f + " y on buffers");
+        org.junit.jupiter.api.Assertions.assertArrayEquals(mask, bm.toIntArray(), f + " mask");
+        r.backwardFromMask(f, bm, bg, bdx);
+        assertBits(dx, bdx.toFloatArray(), f + " from its mask on buffers");
+        bm.copyFrom(mask);
+        r.forward(f, bx, bx, bm);
+        assertBits(y, bx.toFloatArray(), f + " in place on buffers");
+      }
+    }
+  }
+
+  /** Functions without a 1-bit derivative, and masks of the wrong size or type, write nothing. */
+  @Test
+  default void masksAreRefusedWithTheReason() {
+    Rectifier r = engine();
+    float[] x = {1, -1, 0};
+    float[] y = {7, 7, 7};
+    int[] mask = {7};
+    for (Activation f :
+        List.of(
+            Activation.gelu(),
+            Activation.elu(),
+            Activation.threshold(0.5, 0),
+            Activation.prelu())) {
+      IllegalArgumentException e =
+          assertThrows(IllegalArgumentException.class, () -> r.forward(f, x, y, mask), f + "");
+      assertTrue(e.getMessage().startsWith("1-bit mask: " + f + " cannot"), e.getMessage());
+      assertTrue(!f.maskAllowed(), f.toString());
+      assertThrows(IllegalArgumentException.class, () -> r.backwardFromMask(f, mask, x, y), f + "");
+    }
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class, () -> r.forward(Activation.relu(), x, y, new int[2]));
+    assertTrue(e.getMessage().startsWith("mask has 2 words; 3 elements need 1"), e.getMessage());
+    e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () -> r.backwardFromMask(Activation.relu(), new int[0], x, y));
+    assertTrue(e.getMessage().startsWith("mask has 0 words"), e.getMessage());
+    org.junit.jupiter.api.Assertions.assertArrayEquals(new float[] {7, 7, 7}, y);
+    org.junit.jupiter.api.Assertions.assertArrayEquals(new int[] {7}, mask);
+    try (DeviceBuffer bx = r.upload(x);
+        DeviceBuffer notWords = r.upload(new float[1])) {
+      e =
+          assertThrows(
+              IllegalArgumentException.class, () -> r.forward(Activation.relu(), bx, bx, notWords));
+      assertTrue(e.getMessage().startsWith("mask is f32; give int32 words"), e.getMessage());
+    }
+    try (DeviceBuffer words = r.allocate(DType.INT32, 3);
+        DeviceBuffer out = r.allocate(DType.INT32, 3)) {
+      e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> r.forward(Activation.relu(), Shape.vector(3), words, out));
+      assertTrue(e.getMessage().startsWith("x is i32 (a mask's words)"), e.getMessage());
     }
   }
 }

@@ -452,11 +452,41 @@ public final class Main implements Callable<Integer> {
     }
   }
 
+  /** Refuses a mask option for a function without a 1-bit mask. */
+  private static void requireMask(String option, Activation f, String fix) {
+    if (!f.maskAllowed()) {
+      throw new IllegalArgumentException(
+          option + ": " + f + " has no 1-bit mask: " + f.whyNoMask() + "; " + fix);
+    }
+  }
+
+  /** Mask runs read their files whole; refuses --chunk-elements with them. */
+  private static void wholeForMask(String option, FunctionOptions o) {
+    if (o.chunkElements != null) {
+      throw new IllegalArgumentException(option + " reads the files whole; drop --chunk-elements");
+    }
+  }
+
   private static Npy.Layout layout(String option, Path file) throws IOException {
+    Npy.Layout l;
     try {
-      return Npy.layout(file);
+      l = Npy.layout(file);
     } catch (IOException e) {
       throw new Npy.NpyException(option + ": " + e.getMessage());
+    }
+    requireFloat(option, file, l.dtype());
+    return l;
+  }
+
+  /** Refuses a file of mask words where a tensor is expected. */
+  private static void requireFloat(String option, Path file, DType t) {
+    if (!t.isFloat()) {
+      throw new IllegalArgumentException(
+          option
+              + ": "
+              + file
+              + " holds int32 (a 1-bit mask's words, from forward --mask-out); give a float32 or"
+              + " float64 tensor, or pass the mask to backward --from-mask");
     }
   }
 
@@ -516,6 +546,12 @@ public final class Main implements Callable<Integer> {
   }
 
   private static Npy.Array read(String option, Path file) throws IOException {
+    Npy.Array a = readAny(option, file);
+    requireFloat(option, file, a.dtype());
+    return a;
+  }
+
+  private static Npy.Array readAny(String option, Path file) throws IOException {
     try {
       return Npy.read(file);
     } catch (IOException e) {
@@ -531,7 +567,11 @@ public final class Main implements Callable<Integer> {
   }
 
   private static String name(DType t) {
-    return t == DType.FLOAT32 ? "float32" : "float64";
+    return switch (t) {
+      case FLOAT32 -> "float32";
+      case FLOAT64 -> "float64";
+      case INT32 -> "int32";
+    };
   }
 
   private static Object newArray(DType t, long n) {
@@ -554,13 +594,28 @@ public final class Main implements Callable<Integer> {
         description = "Where y goes (replaced whole, or left as it was on an error).")
     Path output;
 
+    @Option(
+        names = "--mask-out",
+        paramLabel = "M.npy",
+        description =
+            "Also write f's 1-bit mask, for backward --from-mask (relu, leaky_relu, relu6,"
+                + " hardtanh): int32 words, element i's bit is bit i % 32 of word i / 32 (numpy:"
+                + " np.unpackbits(m.view(np.uint8), bitorder='little')[:n]), 32 times smaller"
+                + " than float32 x. The input is read whole.")
+    Path maskOut;
+
     @Override
     public Integer call() throws IOException {
       FunctionOptions o = options;
       Activation f = o.activation();
       checkOutput("--output", output, o.input, o.weight);
       Npy.Layout lx = layout("--input", o.input);
-      int chunk = o.chunk(f, lx);
+      if (maskOut != null) {
+        requireMask("--mask-out", f, "keep x for backward");
+        checkOutput("--mask-out", maskOut, o.input, o.weight, output);
+        wholeForMask("--mask-out", o);
+      }
+      int chunk = maskOut != null ? 0 : o.chunk(f, lx);
       if (chunk > 0) {
         main.streamed(spec, "forward", f, o, lx, null, null, output, chunk, false);
         return 0;
@@ -572,9 +627,13 @@ public final class Main implements Callable<Integer> {
       if (w != null) sameType("--weight", w.dtype(), x.dtype());
       Object old = oldOutput(f, "--output", output, x.dtype(), out.dims());
       Object y = old != null ? old : newArray(x.dtype(), out.size());
+      int[] mask = maskOut == null ? null : new int[(int) Rectifier.maskWords(shape.size())];
       long start = System.nanoTime();
       try (Rectifier r = main.engines.open(o.backend)) {
-        if (x.dtype() == DType.FLOAT32) {
+        if (mask != null) {
+          if (x.dtype() == DType.FLOAT32) r.forward(f, (float[]) x.data(), (float[]) y, mask);
+          else r.forward(f, (double[]) x.data(), (double[]) y, mask);
+        } else if (x.dtype() == DType.FLOAT32) {
           if (w != null) r.forward(f, shape, (float[]) x.data(), (float[]) w.data(), (float[]) y);
           else r.forward(f, shape, (float[]) x.data(), (float[]) y);
         } else {
@@ -585,7 +644,9 @@ public final class Main implements Callable<Integer> {
           }
         }
         Npy.writeAtomically(output, out.dims(), y);
-        ran(spec.commandLine().getErr(), "forward", f, x.dtype(), shape.toString(), "", r, start);
+        if (mask != null) Npy.writeAtomically(maskOut, new int[] {mask.length}, mask);
+        String how = mask == null ? "" : " with a mask of " + mask.length + " words";
+        ran(spec.commandLine().getErr(), "forward", f, x.dtype(), shape.toString(), how, r, start);
       }
       return 0;
     }
@@ -628,6 +689,14 @@ public final class Main implements Callable<Integer> {
                 + " threshold).")
     boolean fromOutput;
 
+    @Option(
+        names = "--from-mask",
+        description =
+            "--input holds the 1-bit mask that forward --mask-out wrote, not x (relu, leaky_relu,"
+                + " relu6, hardtanh, with the forward's --param values). The files are read"
+                + " whole.")
+    boolean fromMask;
+
     @Override
     public Integer call() throws IOException {
       FunctionOptions o = options;
@@ -640,6 +709,13 @@ public final class Main implements Callable<Integer> {
                 + " cannot run backward from its output: "
                 + f.whyNotBackwardFromOutput()
                 + "; drop --from-output and give x");
+      }
+      if (fromMask) {
+        if (fromOutput) {
+          throw new IllegalArgumentException(
+              "--from-mask and --from-output: --input is one or the other; give one");
+        }
+        return fromMask(f);
       }
       boolean prelu = f.function() == Function.PRELU;
       if (prelu && gradWeight == null) {
@@ -724,6 +800,58 @@ public final class Main implements Callable<Integer> {
         Npy.writeAtomically(gradInput, shape.dims(), dx);
         if (dw != null) Npy.writeAtomically(gradWeight, w.shape(), dw);
         ran(spec.commandLine().getErr(), what, f, x.dtype(), shape.toString(), "", r, start);
+      }
+      return 0;
+    }
+
+    /** Backward from the mask file in --input: the gradient's shape, read and written whole. */
+    private int fromMask(Activation f) throws IOException {
+      FunctionOptions o = options;
+      requireMask("--from-mask", f, "drop --from-mask and give x");
+      if (gradWeight != null) throw new IllegalArgumentException("--grad-weight is only for prelu");
+      checkOutput("--grad-input", gradInput, o.input, gradOutput);
+      wholeForMask("--from-mask", o);
+      Npy.Array m = readAny("--input", o.input);
+      Npy.Array g = read("--grad-output", gradOutput);
+      if (m.dtype() != DType.INT32) {
+        throw new IllegalArgumentException(
+            "--input: "
+                + o.input
+                + " holds "
+                + name(m.dtype())
+                + ", not a mask's words; with --from-mask give the file forward --mask-out wrote");
+      }
+      long words = Rectifier.maskWords(g.size());
+      if (m.shape().length != 1 || m.size() != words) {
+        throw new IllegalArgumentException(
+            "--input: the mask has shape "
+                + m.shapeText()
+                + " but the "
+                + g.size()
+                + " elements of --grad-output need ["
+                + words
+                + "]; give the mask of the forward that this gradient follows");
+      }
+      Object old = oldOutput(f, "--grad-input", gradInput, g.dtype(), g.shape());
+      Object dx = old != null ? old : newArray(g.dtype(), g.size());
+      long start = System.nanoTime();
+      try (Rectifier r = main.engines.open(o.backend)) {
+        int[] mask = (int[]) m.data();
+        if (g.dtype() == DType.FLOAT32) {
+          r.backwardFromMask(f, mask, (float[]) g.data(), (float[]) dx);
+        } else {
+          r.backwardFromMask(f, mask, (double[]) g.data(), (double[]) dx);
+        }
+        Npy.writeAtomically(gradInput, g.shape(), dx);
+        ran(
+            spec.commandLine().getErr(),
+            "backward from a mask",
+            f,
+            g.dtype(),
+            Shape.of(g.shape()).toString(),
+            "",
+            r,
+            start);
       }
       return 0;
     }

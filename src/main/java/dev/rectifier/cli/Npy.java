@@ -159,6 +159,10 @@ public final class Npy {
         float[] a = new float[(int) size];
         data.asFloatBuffer().get(a);
         array = a;
+      } else if (l.dtype() == DType.INT32) {
+        int[] a = new int[(int) size];
+        data.asIntBuffer().get(a);
+        array = a;
       } else {
         double[] a = new double[(int) size];
         data.asDoubleBuffer().get(a);
@@ -224,6 +228,14 @@ public final class Npy {
         dtype = DType.FLOAT64;
         order = ByteOrder.BIG_ENDIAN;
       }
+      case "<i4", "=i4" -> {
+        dtype = DType.INT32;
+        order = ByteOrder.LITTLE_ENDIAN;
+      }
+      case ">i4" -> {
+        dtype = DType.INT32;
+        order = ByteOrder.BIG_ENDIAN;
+      }
       default ->
           throw new NpyException(
               file
@@ -257,9 +269,9 @@ public final class Npy {
   }
 
   /**
-   * Writes {@code data} (float[] or double[]) with {@code shape} to {@code target} through a
-   * temporary file in the same directory renamed over it at the end, so {@code target} is either
-   * untouched or complete.
+   * Writes {@code data} (float[], double[], or int[] for a mask's words) with {@code shape} to
+   * {@code target} through a temporary file in the same directory renamed over it at the end, so
+   * {@code target} is either untouched or complete.
    */
   public static void writeAtomically(Path target, int[] shape, Object data) throws IOException {
     Path tmp = temporaryBeside(target);
@@ -305,18 +317,22 @@ public final class Npy {
 
   /** Writes a version 1 header (version 2 when it does not fit) and the data, little-endian. */
   public static void write(Path file, int[] shape, Object data) throws IOException {
-    boolean isFloat = data instanceof float[];
+    DType dtype =
+        data instanceof float[]
+            ? DType.FLOAT32
+            : data instanceof int[] ? DType.INT32 : DType.FLOAT64;
     long[] dimsLong = new long[shape.length];
     for (int i = 0; i < shape.length; i++) dimsLong[i] = shape[i];
     try (OutputStream out = Files.newOutputStream(file)) {
-      out.write(header(isFloat ? DType.FLOAT32 : DType.FLOAT64, dimsLong));
-      int n = isFloat ? ((float[]) data).length : ((double[]) data).length;
-      int width = isFloat ? 4 : 8;
+      out.write(header(dtype, dimsLong));
+      int n = java.lang.reflect.Array.getLength(data);
+      int width = dtype.bytes();
       ByteBuffer chunk = ByteBuffer.allocate(1 << 16).order(ByteOrder.LITTLE_ENDIAN);
       for (int i = 0; i < n; ) {
         chunk.clear();
         int m = Math.min(n - i, chunk.capacity() / width);
-        if (isFloat) chunk.asFloatBuffer().put((float[]) data, i, m);
+        if (data instanceof float[] a) chunk.asFloatBuffer().put(a, i, m);
+        else if (data instanceof int[] a) chunk.asIntBuffer().put(a, i, m);
         else chunk.asDoubleBuffer().put((double[]) data, i, m);
         out.write(chunk.array(), 0, m * width);
         i += m;
@@ -329,14 +345,15 @@ public final class Npy {
    * shape}, padded so that the data starts on a 64-byte boundary, as numpy does.
    */
   static byte[] header(DType dtype, long[] shape) {
-    boolean isFloat = dtype == DType.FLOAT32;
     StringBuilder dims = new StringBuilder();
     for (int i = 0; i < shape.length; i++) {
       dims.append(shape[i]).append(shape.length == 1 ? "," : (i + 1 < shape.length ? ", " : ""));
     }
     String dict =
         "{'descr': '"
-            + (isFloat ? "<f4" : "<f8")
+            + "<"
+            + dtype.shortName().charAt(0)
+            + dtype.bytes()
             + "', 'fortran_order': False, 'shape': ("
             + dims
             + "), }";

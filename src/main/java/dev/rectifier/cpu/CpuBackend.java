@@ -103,20 +103,18 @@ final class CpuBackend implements Backend {
       channelForward(f, shape, x, weight, y);
       return;
     }
-    Object xa = array(x);
-    int xo = offset(x);
-    tiled(
-        f,
-        (int) x.length(),
-        y,
-        (from, count, out, oo) -> {
-          if (xa instanceof float[] xf) {
-            ElementwiseKernels.forward(f, xf, xo + from, (float[]) out, oo, count, from, loops);
-          } else {
-            ElementwiseKernels.forward(
-                f, (double[]) xa, xo + from, (double[]) out, oo, count, from);
-          }
-        });
+    tiled(f, (int) x.length(), y, forwardBody(f, array(x), offset(x)));
+  }
+
+  /** The elementwise forward of {@code f} reading {@code xa} from {@code xo} for element 0. */
+  private Elements forwardBody(Activation f, Object xa, int xo) {
+    return (from, count, out, oo) -> {
+      if (xa instanceof float[] xf) {
+        ElementwiseKernels.forward(f, xf, xo + from, (float[]) out, oo, count, from, loops);
+      } else {
+        ElementwiseKernels.forward(f, (double[]) xa, xo + from, (double[]) out, oo, count, from);
+      }
+    };
   }
 
   @Override
@@ -208,42 +206,88 @@ final class CpuBackend implements Backend {
   }
 
   /**
-   * Runs an elementwise call of {@code n} elements into {@code output}, split over threads:
-   * straight into the output, or, when {@code f} blends, a {@link Blend#TILE} at a time into a
-   * scratch tile that is then blended into the output (in place is safe: a tile's inputs are read
-   * before its outputs are written).
+   * Runs an elementwise call of {@code n} elements into {@code output}, split over threads ({@link
+   * #range}).
    */
   private void tiled(Activation f, int n, Operand output, Elements body) {
     Object out = array(output);
     int oo = offset(output);
+    split(n, grain(f), (from, to) -> range(f, from, to, out, oo, body));
+  }
+
+  /**
+   * Computes elements {@code [from, to)} of a call into {@code out} (from {@code oo} for element
+   * 0): straight into it, or, when {@code f} blends, a {@link Blend#TILE} at a time into a scratch
+   * tile that is then blended into it (in place is safe: a tile's inputs are read before its
+   * outputs are written).
+   */
+  private static void range(Activation f, int from, int to, Object out, int oo, Elements body) {
     if (!f.blends()) {
-      split(n, grain(f), (from, to) -> body.run(from, to - from, out, oo + from));
+      body.run(from, to - from, out, oo + from);
       return;
     }
+    int size = Math.min(Blend.TILE, to - from);
+    if (out instanceof float[] o) {
+      float[] tile = new float[size];
+      float a = (float) f.blendAlpha();
+      float b = (float) f.blendBeta();
+      for (int t = from; t < to; t += size) {
+        int m = Math.min(size, to - t);
+        body.run(t, m, tile, 0);
+        Blend.into(tile, o, oo + t, m, a, b);
+      }
+    } else {
+      double[] o = (double[]) out;
+      double[] tile = new double[size];
+      for (int t = from; t < to; t += size) {
+        int m = Math.min(size, to - t);
+        body.run(t, m, tile, 0);
+        Blend.into(tile, o, oo + t, m, f.blendAlpha(), f.blendBeta());
+      }
+    }
+  }
+
+  /**
+   * The forward, split over threads at whole mask words, a {@link Masks#TILE} at a time: the tile's
+   * bits from {@code x}, then its {@code y} (which may be {@code x}) while {@code x} is still in
+   * cache.
+   */
+  @Override
+  public void forwardWithMask(Activation f, Operand x, Operand y, Operand mask) {
+    int n = (int) x.length();
+    Object xa = array(x);
+    int xo = offset(x);
+    int[] m = (int[]) array(mask);
+    int mo = offset(mask);
+    Object out = array(y);
+    int oo = offset(y);
+    Elements body = forwardBody(f, xa, xo);
+    int words = Masks.words(n);
     split(
-        n,
-        grain(f),
-        (from, to) -> {
-          int size = Math.min(Blend.TILE, to - from);
-          if (out instanceof float[] o) {
-            float[] tile = new float[size];
-            float a = (float) f.blendAlpha();
-            float b = (float) f.blendBeta();
-            for (int t = from; t < to; t += size) {
-              int m = Math.min(size, to - t);
-              body.run(t, m, tile, 0);
-              Blend.into(tile, o, oo + t, m, a, b);
-            }
-          } else {
-            double[] o = (double[]) out;
-            double[] tile = new double[size];
-            for (int t = from; t < to; t += size) {
-              int m = Math.min(size, to - t);
-              body.run(t, m, tile, 0);
-              Blend.into(tile, o, oo + t, m, f.blendAlpha(), f.blendBeta());
-            }
+        words,
+        Math.max(1, grain(f) / 32),
+        (w0, w1) -> {
+          for (int w = w0; w < w1; w += Masks.TILE / 32) {
+            int from = w * 32;
+            int to = (int) Math.min(n, (long) Math.min(w1, w + Masks.TILE / 32) * 32);
+            Masks.pack(f, xa, xo + from, to - from, m, mo + w);
+            range(f, from, to, out, oo, body);
           }
         });
+  }
+
+  @Override
+  public void backwardFromMask(Activation f, Operand mask, Operand gradOutput, Operand gradInput) {
+    int[] m = (int[]) array(mask);
+    int mo = offset(mask);
+    Object ga = array(gradOutput);
+    int go = offset(gradOutput);
+    double slope = f.function() == Function.LEAKY_RELU ? f.param("slope") : 0;
+    tiled(
+        f,
+        (int) gradOutput.length(),
+        gradInput,
+        (from, count, out, oo) -> Masks.backward(m, mo, slope, ga, go, from, count, out, oo));
   }
 
   private void channelForward(Activation f, Shape shape, Operand x, Operand w, Operand y) {

@@ -12,7 +12,12 @@ final class CpuBuffer implements BackendBuffer {
   CpuBuffer(DType dtype, int length) {
     this.dtype = dtype;
     this.length = length;
-    this.array = dtype == DType.FLOAT32 ? new float[length] : new double[length];
+    this.array =
+        switch (dtype) {
+          case FLOAT32 -> new float[length];
+          case FLOAT64 -> new double[length];
+          case INT32 -> new int[length];
+        };
   }
 
   Object array() {

@@ -177,7 +177,11 @@ final class CudaBackend implements Backend {
   }
 
   private static Pointer pointer(HostArray h) {
-    Pointer p = h.array() instanceof float[] f ? Pointer.to(f) : Pointer.to((double[]) h.array());
+    Object a = h.array();
+    Pointer p =
+        a instanceof float[] f
+            ? Pointer.to(f)
+            : a instanceof int[] w ? Pointer.to(w) : Pointer.to((double[]) a);
     return p.withByteOffset((long) h.offset() * h.dtype().bytes());
   }
 
@@ -264,6 +268,26 @@ final class CudaBackend implements Backend {
       } else {
         run(KernelPlan.backwardFromOutput(f, y, gradOutput, gradInput));
       }
+    }
+  }
+
+  // Masks on host arrays go through memory made for the call, not the chunked staging: a mask is
+  // 1/32 of the data, and a call that keeps its mask on the host is not the one to tune.
+  @Override
+  public void forwardWithMask(Activation f, Operand x, Operand y, Operand mask) {
+    synchronized (lock) {
+      checkOpen();
+      current();
+      run(KernelPlan.forwardWithMask(f, x, y, mask));
+    }
+  }
+
+  @Override
+  public void backwardFromMask(Activation f, Operand mask, Operand gradOutput, Operand gradInput) {
+    synchronized (lock) {
+      checkOpen();
+      current();
+      run(KernelPlan.backwardFromMask(f, mask, gradOutput, gradInput));
     }
   }
 

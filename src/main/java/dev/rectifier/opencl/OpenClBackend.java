@@ -42,6 +42,8 @@ import org.jocl.cl_program;
  */
 final class OpenClBackend implements Backend {
   static final String KERNELS = "/dev/rectifier/opencl/rectifier.cl";
+
+  /** The work-group size of every launch; the mask kernels require it (MASK_GROUP there). */
   private static final int LOCAL = 64;
 
   private final Devices.Device device;
@@ -167,7 +169,11 @@ final class OpenClBackend implements Backend {
 
   private static Pointer pointer(HostArray h) {
     int bytes = h.dtype().bytes();
-    Pointer p = h.array() instanceof float[] f ? Pointer.to(f) : Pointer.to((double[]) h.array());
+    Object a = h.array();
+    Pointer p =
+        a instanceof float[] f
+            ? Pointer.to(f)
+            : a instanceof int[] w ? Pointer.to(w) : Pointer.to((double[]) a);
     return p.withByteOffset((long) h.offset() * bytes);
   }
 
@@ -367,6 +373,26 @@ final class OpenClBackend implements Backend {
         return;
       }
       run(KernelPlan.backwardFromOutput(f, y, gradOutput, gradInput), what);
+    }
+  }
+
+  // Masks on host arrays go through buffers made for the call, not the chunked staging: a mask is
+  // 1/32 of the data, and a call that keeps its mask on the host is not the one to tune.
+  @Override
+  public void forwardWithMask(Activation f, Operand x, Operand y, Operand mask) {
+    synchronized (lock) {
+      checkOpen();
+      run(KernelPlan.forwardWithMask(f, x, y, mask), f.function().id() + " forward with a mask");
+    }
+  }
+
+  @Override
+  public void backwardFromMask(Activation f, Operand mask, Operand gradOutput, Operand gradInput) {
+    synchronized (lock) {
+      checkOpen();
+      run(
+          KernelPlan.backwardFromMask(f, mask, gradOutput, gradInput),
+          f.function().id() + " backward from a mask");
     }
   }
 

@@ -61,6 +61,21 @@ public interface Backend extends AutoCloseable {
    */
   void backwardFromOutput(Activation f, Operand y, Operand gradOutput, Operand gradInput);
 
+  /**
+   * {@code y = f(x)} and the 1-bit mask of {@code f} ({@link Activation#maskAllowed}): bit {@code i
+   * & 31} of {@code mask}'s word {@code i >>> 5} set where {@code f'(x[i])} is 1, the bits past
+   * {@code x}'s length 0. {@code mask} is {@link DType#INT32} with {@code ceil(n / 32)} words; it
+   * is computed from {@code x} before {@code y} is written ({@code y} may be {@code x}).
+   */
+  void forwardWithMask(Activation f, Operand x, Operand y, Operand mask);
+
+  /**
+   * {@code gradInput = gradOutput * f'(x)} with {@code f'(x)} read from the mask that {@link
+   * #forwardWithMask} wrote: {@code gradOutput} where the bit is set, else {@code slope *
+   * gradOutput} (leaky_relu) or {@code +0}.
+   */
+  void backwardFromMask(Activation f, Operand mask, Operand gradOutput, Operand gradInput);
+
   /** Frees everything the backend holds. Idempotent. */
   @Override
   void close();

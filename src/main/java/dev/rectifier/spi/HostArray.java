@@ -13,18 +13,18 @@ public final class HostArray implements Operand {
   private final int count;
 
   /**
-   * @param array a {@code float[]} or {@code double[]}
+   * @param array a {@code float[]}, {@code double[]} or {@code int[]} (a mask's words)
    */
   public HostArray(Object array, int offset, int count) {
-    if (!(array instanceof float[] || array instanceof double[])) {
-      throw new IllegalArgumentException("a host array is a float[] or a double[]");
+    if (!(array instanceof float[] || array instanceof double[] || array instanceof int[])) {
+      throw new IllegalArgumentException("a host array is a float[], a double[] or an int[]");
     }
     this.array = array;
     this.offset = offset;
     this.count = count;
   }
 
-  /** The {@code float[]} or {@code double[]}. */
+  /** The {@code float[]}, {@code double[]} or {@code int[]}. */
   public Object array() {
     return array;
   }
@@ -48,7 +48,8 @@ public final class HostArray implements Operand {
 
   @Override
   public DType dtype() {
-    return array instanceof float[] ? DType.FLOAT32 : DType.FLOAT64;
+    if (array instanceof float[]) return DType.FLOAT32;
+    return array instanceof double[] ? DType.FLOAT64 : DType.INT32;
   }
 
   @Override
@@ -63,6 +64,7 @@ public final class HostArray implements Operand {
   public void copyTo(ByteBuffer b, int from, int n) {
     b.clear();
     if (array instanceof float[] a) b.asFloatBuffer().put(a, offset + from, n);
+    else if (array instanceof int[] a) b.asIntBuffer().put(a, offset + from, n);
     else b.asDoubleBuffer().put((double[]) array, offset + from, n);
   }
 
@@ -72,6 +74,7 @@ public final class HostArray implements Operand {
   public void copyFrom(ByteBuffer b, int from, int n) {
     b.clear();
     if (array instanceof float[] a) b.asFloatBuffer().get(a, offset + from, n);
+    else if (array instanceof int[] a) b.asIntBuffer().get(a, offset + from, n);
     else b.asDoubleBuffer().get((double[]) array, offset + from, n);
   }
 }

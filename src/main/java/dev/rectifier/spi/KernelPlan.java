@@ -156,6 +156,53 @@ public record KernelPlan(List<Launch> launches, List<Operand> inputs, List<Opera
         List.of(gradInput));
   }
 
+  /**
+   * {@code y = f(x)} and its 1-bit mask ({@link Activation#maskAllowed}): kernel {@code
+   * <f>_forward_mask_<t>}, the forward's arguments then {@code mask}. Its launches are sized to
+   * whole work-groups of 32-element words: a work-group gathers its bits before it writes them.
+   */
+  public static KernelPlan forwardWithMask(Activation f, Operand x, Operand y, Operand mask) {
+    Elementwise e = elementwise(f, x.dtype(), false);
+    long n = x.length();
+    List<Object> args = e.args(x, null, y, n, 0);
+    args.add(mask);
+    List<Operand> in = new ArrayList<>(List.of(x));
+    if (f.readsOutput()) in.add(y);
+    return new KernelPlan(
+        List.of(new Launch(e.kernel().replace("_forward_", "_forward_mask_"), n, args)),
+        in,
+        List.of(y, mask));
+  }
+
+  /**
+   * The kernel of backward from a mask, {@code mask_backward_<t>}, with {@code p0} the slope where
+   * the bit is 0 (leaky_relu's; 0 for the others). Its first argument is the mask.
+   */
+  public static Elementwise fromMask(Activation f, DType t) {
+    double slope = f.function() == Activation.Function.LEAKY_RELU ? f.param("slope") : 0;
+    return new Elementwise(
+        "mask_backward_" + t.shortName(),
+        typed(slope, t),
+        typed(0, t),
+        0,
+        typed(f.blendAlpha(), t),
+        typed(f.blendBeta(), t),
+        f.readsOutput());
+  }
+
+  /** {@code gradInput = gradOutput * f'(x)} from the mask, one elementwise launch. */
+  public static KernelPlan backwardFromMask(
+      Activation f, Operand mask, Operand gradOutput, Operand gradInput) {
+    Elementwise e = fromMask(f, gradOutput.dtype());
+    long n = gradOutput.length();
+    List<Operand> in = new ArrayList<>(List.of(mask, gradOutput));
+    if (f.readsOutput()) in.add(gradInput);
+    return new KernelPlan(
+        List.of(new Launch(e.kernel(), n, e.args(mask, gradOutput, gradInput, n, 0))),
+        in,
+        List.of(gradInput));
+  }
+
   private static Object typed(double v, DType t) {
     return t == DType.FLOAT32 ? (Object) (float) v : (Object) v;
   }

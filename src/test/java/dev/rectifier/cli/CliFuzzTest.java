@@ -126,6 +126,10 @@ class CliFuzzTest {
           "1,1", "2,0", "0.5,-1", "0,1", "1", "nan,0", "1,inf", "a,b", ",", "1,1,1", ""
         });
     OPTIONS.put("--from-output", new String[] {});
+    OPTIONS.put("--from-mask", new String[] {});
+    // outputs only: a mask written over an input file would be a change the checks below refuse
+    OPTIONS.put(
+        "--mask-out", new String[] {"{OUT}", "{OUT2}", "{EXISTING}", "{DIR}", "{NODIR}", ""});
     OPTIONS.put("--training", new String[] {});
     OPTIONS.put("--json", new String[] {});
     OPTIONS.put("--help", new String[] {});

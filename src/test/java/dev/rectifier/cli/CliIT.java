@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.rectifier.Activation;
+import dev.rectifier.DType;
 import dev.rectifier.Rectifier;
 import dev.rectifier.Shape;
 import dev.rectifier.Ulp;
@@ -607,6 +608,62 @@ class CliIT {
     }
   }
 
+  /** forward --mask-out writes the API's mask; backward --from-mask gives the API's gradient. */
+  @Test
+  void aMaskFileCarriesTheBackward() throws Exception {
+    Path x = g("relu_0_f32.x.npy");
+    Path gr = g("relu_0_f32.g.npy");
+    float[] xs = (float[]) Npy.read(x).data();
+    float[] gs = (float[]) Npy.read(gr).data();
+    for (List<String> fn :
+        List.of(List.of("relu6"), List.of("leaky_relu", "--param", "slope=-0.25"))) {
+      String function = fn.get(0);
+      Activation f =
+          fn.size() == 1
+              ? Activation.of(function, Map.of(), null)
+              : Activation.of(function, Map.of("slope", -0.25), null);
+      float[] ys = new float[xs.length];
+      int[] mask = new int[(int) Rectifier.maskWords(xs.length)];
+      float[] dx = new float[xs.length];
+      try (Rectifier r = Rectifier.create("cpu")) {
+        r.forward(f, xs, ys, mask);
+        r.backwardFromMask(f, mask, gs, dx);
+      }
+      Path y = dir.resolve(function + ".y.npy");
+      Path m = dir.resolve(function + ".mask.npy");
+      List<Object> args =
+          new ArrayList<>(
+              List.of("forward", function, "--input", x, "--output", y, "--mask-out", m));
+      args.addAll(fn.subList(1, fn.size()));
+      Result r = run(args.toArray());
+      assertEquals(0, r.code(), r.err());
+      assertTrue(r.err().contains(" with a mask of " + mask.length + " words"), r.err());
+      assertArrayEquals(ys, (float[]) Npy.read(y).data(), function);
+      Npy.Array written = Npy.read(m);
+      assertEquals(DType.INT32, written.dtype());
+      assertArrayEquals(new int[] {mask.length}, written.shape());
+      assertArrayEquals(mask, (int[]) written.data(), function + " mask");
+      Path d = dir.resolve(function + ".dx.npy");
+      args =
+          new ArrayList<>(
+              List.of(
+                  "backward",
+                  function,
+                  "--from-mask",
+                  "--input",
+                  m,
+                  "--grad-output",
+                  gr,
+                  "--grad-input",
+                  d));
+      args.addAll(fn.subList(1, fn.size()));
+      r = run(args.toArray());
+      assertEquals(0, r.code(), r.err());
+      assertTrue(r.err().startsWith("backward from a mask " + function), r.err());
+      assertArrayEquals(dx, (float[]) Npy.read(d).data(), function + " from its mask");
+    }
+  }
+
   static Stream<Arguments> streamedCases() throws Exception {
     List<Arguments> cases = new ArrayList<>();
     for (String n : List.of("relu_0_f32", "elu_0_f64", "gelu_0_f32", "mish_0_f64", "silu_0_f32")) {
@@ -1011,8 +1068,70 @@ class CliIT {
             "truncated"),
         Arguments.of(
             "integer npy",
+            List.of("forward", "relu", "--input", "INT16", "--output", "OUT"),
+            "'<i2'"),
+        Arguments.of(
+            "mask words as x",
             List.of("forward", "relu", "--input", "INT", "--output", "OUT"),
-            "'<i4'"),
+            "holds int32 (a 1-bit mask's words"),
+        Arguments.of(
+            "mask of gelu",
+            List.of("forward", "gelu", "--mask-out", "MASK", "--input", "X", "--output", "OUT"),
+            "--mask-out: gelu() has no 1-bit mask"),
+        Arguments.of(
+            "mask with chunks",
+            List.of(
+                "forward",
+                "relu",
+                "--mask-out",
+                "MASK",
+                "--chunk-elements",
+                "64",
+                "--input",
+                "X",
+                "--output",
+                "OUT"),
+            "drop --chunk-elements"),
+        Arguments.of(
+            "a float file as the mask",
+            List.of(
+                "backward",
+                "relu",
+                "--from-mask",
+                "--input",
+                "X",
+                "--grad-output",
+                "X",
+                "--grad-input",
+                "OUT"),
+            "not a mask's words"),
+        Arguments.of(
+            "a mask of another length",
+            List.of(
+                "backward",
+                "relu6",
+                "--from-mask",
+                "--input",
+                "INT",
+                "--grad-output",
+                "X",
+                "--grad-input",
+                "OUT"),
+            "the mask has shape [4] but the 2085 elements of --grad-output need [66]"),
+        Arguments.of(
+            "from a mask and from the output",
+            List.of(
+                "backward",
+                "relu",
+                "--from-mask",
+                "--from-output",
+                "--input",
+                "INT",
+                "--grad-output",
+                "X",
+                "--grad-input",
+                "OUT"),
+            "give one"),
         Arguments.of(
             "fortran order",
             List.of("forward", "relu", "--input", "FORTRAN", "--output", "OUT"),
@@ -1149,6 +1268,8 @@ class CliIT {
             Map.entry(
                 "LIAR", write(dir, "liar.npy", npyBytes("<f4", "(1099511627776,)", false, 16))),
             Map.entry("INT", write(dir, "int.npy", npyBytes("<i4", "(4,)", false, 16))),
+            Map.entry("INT16", write(dir, "int16.npy", npyBytes("<i2", "(4,)", false, 8))),
+            Map.entry("MASK", dir.resolve("mask.npy")),
             Map.entry("FORTRAN", write(dir, "fortran.npy", npyBytes("<f4", "(2, 2)", true, 16))),
             Map.entry("NODIR", dir.resolve("no/such/dir/y.npy")),
             Map.entry("OUT", out),
