@@ -452,12 +452,16 @@ public final class Main implements Callable<Integer> {
     }
   }
 
-  /** Refuses a mask option for a function without a 1-bit mask. */
-  private static void requireMask(String option, Activation f, String fix) {
+  /**
+   * Refuses a mask option for a function without a 1-bit mask, and the options a masked run would
+   * otherwise ignore.
+   */
+  private static void requireMask(String option, Activation f, FunctionOptions o, String fix) {
     if (!f.maskAllowed()) {
       throw new IllegalArgumentException(
           option + ": " + f + " has no 1-bit mask: " + f.whyNoMask() + "; " + fix);
     }
+    if (o.weight != null) throw new IllegalArgumentException("--weight is only for prelu");
   }
 
   /** Mask runs read their files whole; refuses --chunk-elements with them. */
@@ -611,7 +615,7 @@ public final class Main implements Callable<Integer> {
       checkOutput("--output", output, o.input, o.weight);
       Npy.Layout lx = layout("--input", o.input);
       if (maskOut != null) {
-        requireMask("--mask-out", f, "keep x for backward");
+        requireMask("--mask-out", f, o, "keep x for backward");
         checkOutput("--mask-out", maskOut, o.input, o.weight, output);
         wholeForMask("--mask-out", o);
       }
@@ -807,7 +811,7 @@ public final class Main implements Callable<Integer> {
     /** Backward from the mask file in --input: the gradient's shape, read and written whole. */
     private int fromMask(Activation f) throws IOException {
       FunctionOptions o = options;
-      requireMask("--from-mask", f, "drop --from-mask and give x");
+      requireMask("--from-mask", f, o, "drop --from-mask and give x");
       if (gradWeight != null) throw new IllegalArgumentException("--grad-weight is only for prelu");
       checkOutput("--grad-input", gradInput, o.input, gradOutput);
       wholeForMask("--from-mask", o);

@@ -146,12 +146,20 @@ public record KernelPlan(List<Launch> launches, List<Operand> inputs, List<Opera
   /** {@code gradInput = gradOutput * f'(x)} from {@code y = f(x)}, one elementwise launch. */
   public static KernelPlan backwardFromOutput(
       Activation f, Operand y, Operand gradOutput, Operand gradInput) {
-    Elementwise e = fromOutput(f, y.dtype());
-    long n = y.length();
-    List<Operand> in = new ArrayList<>(List.of(y, gradOutput));
+    return backwardLaunch(f, fromOutput(f, y.dtype()), y, gradOutput, gradInput);
+  }
+
+  /**
+   * One backward launch of {@code e} over the whole call, reading {@code first} (y or a mask) and
+   * {@code gradOutput}, and {@code gradInput} too when {@code f} blends into it.
+   */
+  private static KernelPlan backwardLaunch(
+      Activation f, Elementwise e, Operand first, Operand gradOutput, Operand gradInput) {
+    long n = gradOutput.length();
+    List<Operand> in = new ArrayList<>(List.of(first, gradOutput));
     if (f.readsOutput()) in.add(gradInput);
     return new KernelPlan(
-        List.of(new Launch(e.kernel(), n, e.args(y, gradOutput, gradInput, n, 0))),
+        List.of(new Launch(e.kernel(), n, e.args(first, gradOutput, gradInput, n, 0))),
         in,
         List.of(gradInput));
   }
@@ -193,14 +201,7 @@ public record KernelPlan(List<Launch> launches, List<Operand> inputs, List<Opera
   /** {@code gradInput = gradOutput * f'(x)} from the mask, one elementwise launch. */
   public static KernelPlan backwardFromMask(
       Activation f, Operand mask, Operand gradOutput, Operand gradInput) {
-    Elementwise e = fromMask(f, gradOutput.dtype());
-    long n = gradOutput.length();
-    List<Operand> in = new ArrayList<>(List.of(mask, gradOutput));
-    if (f.readsOutput()) in.add(gradInput);
-    return new KernelPlan(
-        List.of(new Launch(e.kernel(), n, e.args(mask, gradOutput, gradInput, n, 0))),
-        in,
-        List.of(gradInput));
+    return backwardLaunch(f, fromMask(f, gradOutput.dtype()), mask, gradOutput, gradInput);
   }
 
   private static Object typed(double v, DType t) {

@@ -1079,6 +1079,20 @@ class CliIT {
             List.of("forward", "gelu", "--mask-out", "MASK", "--input", "X", "--output", "OUT"),
             "--mask-out: gelu() has no 1-bit mask"),
         Arguments.of(
+            "mask with a weight",
+            List.of(
+                "forward",
+                "relu",
+                "--mask-out",
+                "MASK",
+                "--weight",
+                "X",
+                "--input",
+                "X",
+                "--output",
+                "OUT"),
+            "--weight is only for prelu"),
+        Arguments.of(
             "mask with chunks",
             List.of(
                 "forward",
