@@ -209,40 +209,28 @@ public final class Npy {
           file + " is malformed: its header lacks 'descr', 'fortran_order' or 'shape'");
     }
     String descr = d.group(1);
-    DType dtype;
-    ByteOrder order;
-    switch (descr) {
-      case "<f4", "=f4" -> {
-        dtype = DType.FLOAT32;
-        order = ByteOrder.LITTLE_ENDIAN;
-      }
-      case ">f4" -> {
-        dtype = DType.FLOAT32;
-        order = ByteOrder.BIG_ENDIAN;
-      }
-      case "<f8", "=f8" -> {
-        dtype = DType.FLOAT64;
-        order = ByteOrder.LITTLE_ENDIAN;
-      }
-      case ">f8" -> {
-        dtype = DType.FLOAT64;
-        order = ByteOrder.BIG_ENDIAN;
-      }
-      case "<i4", "=i4" -> {
-        dtype = DType.INT32;
-        order = ByteOrder.LITTLE_ENDIAN;
-      }
-      case ">i4" -> {
-        dtype = DType.INT32;
-        order = ByteOrder.BIG_ENDIAN;
-      }
-      default ->
-          throw new NpyException(
-              file
-                  + " holds '"
-                  + Text.excerpt(descr)
-                  + "'; only float32 ('<f4') and float64 ('<f8') are read: convert it with"
-                  + " numpy's astype(np.float32)");
+    // the byte order, then the type: '<' or '=' (native, little-endian on every host we run on)
+    // or '>', then f4, f8 or i4 (a mask's words)
+    ByteOrder order =
+        descr.startsWith(">")
+            ? ByteOrder.BIG_ENDIAN
+            : (descr.startsWith("<") || descr.startsWith("=")) ? ByteOrder.LITTLE_ENDIAN : null;
+    DType dtype =
+        order == null
+            ? null
+            : switch (descr.substring(1)) {
+              case "f4" -> DType.FLOAT32;
+              case "f8" -> DType.FLOAT64;
+              case "i4" -> DType.INT32;
+              default -> null;
+            };
+    if (dtype == null) {
+      throw new NpyException(
+          file
+              + " holds '"
+              + Text.excerpt(descr)
+              + "'; only float32 ('<f4') and float64 ('<f8') are read: convert it with"
+              + " numpy's astype(np.float32)");
     }
     if (f.group(1).equals("True")) {
       throw new NpyException(

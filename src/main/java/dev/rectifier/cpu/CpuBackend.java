@@ -9,6 +9,7 @@ import dev.rectifier.spi.Backend;
 import dev.rectifier.spi.BackendBuffer;
 import dev.rectifier.spi.BackendConfig;
 import dev.rectifier.spi.HostArray;
+import dev.rectifier.spi.KernelPlan;
 import dev.rectifier.spi.Operand;
 import java.util.ArrayList;
 import java.util.List;
@@ -212,23 +213,34 @@ final class CpuBackend implements Backend {
   private void tiled(Activation f, int n, Operand output, Elements body) {
     Object out = array(output);
     int oo = offset(output);
-    split(n, grain(f), (from, to) -> range(f, from, to, out, oo, body));
+    split(n, grain(f), (from, to) -> range(f, from, to, out, oo, body, scratch(f, out, to - from)));
+  }
+
+  /**
+   * The scratch tile that {@link #range} blends from, for a thread's {@code count} elements, or
+   * null when {@code f} does not blend: made once per thread, not per tile.
+   */
+  private static Object scratch(Activation f, Object out, int count) {
+    if (!f.blends()) return null;
+    int size = Math.min(Blend.TILE, count);
+    return out instanceof float[] ? new float[size] : new double[size];
   }
 
   /**
    * Computes elements {@code [from, to)} of a call into {@code out} (from {@code oo} for element
-   * 0): straight into it, or, when {@code f} blends, a {@link Blend#TILE} at a time into a scratch
-   * tile that is then blended into it (in place is safe: a tile's inputs are read before its
-   * outputs are written).
+   * 0): straight into it, or, when {@code f} blends, a tile at a time into {@code scratch} (from
+   * {@link #scratch}), which is then blended into it (in place is safe: a tile's inputs are read
+   * before its outputs are written).
    */
-  private static void range(Activation f, int from, int to, Object out, int oo, Elements body) {
-    if (!f.blends()) {
+  private static void range(
+      Activation f, int from, int to, Object out, int oo, Elements body, Object scratch) {
+    if (scratch == null) {
       body.run(from, to - from, out, oo + from);
       return;
     }
-    int size = Math.min(Blend.TILE, to - from);
     if (out instanceof float[] o) {
-      float[] tile = new float[size];
+      float[] tile = (float[]) scratch;
+      int size = tile.length;
       float a = (float) f.blendAlpha();
       float b = (float) f.blendBeta();
       for (int t = from; t < to; t += size) {
@@ -238,7 +250,8 @@ final class CpuBackend implements Backend {
       }
     } else {
       double[] o = (double[]) out;
-      double[] tile = new double[size];
+      double[] tile = (double[]) scratch;
+      int size = tile.length;
       for (int t = from; t < to; t += size) {
         int m = Math.min(size, to - t);
         body.run(t, m, tile, 0);
@@ -267,11 +280,12 @@ final class CpuBackend implements Backend {
         words,
         Math.max(1, grain(f) / 32),
         (w0, w1) -> {
+          Object scratch = scratch(f, out, Masks.TILE);
           for (int w = w0; w < w1; w += Masks.TILE / 32) {
             int from = w * 32;
             int to = (int) Math.min(n, (long) Math.min(w1, w + Masks.TILE / 32) * 32);
             Masks.pack(f, xa, xo + from, to - from, m, mo + w);
-            range(f, from, to, out, oo, body);
+            range(f, from, to, out, oo, body, scratch);
           }
         });
   }
@@ -282,7 +296,7 @@ final class CpuBackend implements Backend {
     int mo = offset(mask);
     Object ga = array(gradOutput);
     int go = offset(gradOutput);
-    double slope = f.function() == Function.LEAKY_RELU ? f.param("slope") : 0;
+    double slope = KernelPlan.maskSlope(f);
     tiled(
         f,
         (int) gradOutput.length(),

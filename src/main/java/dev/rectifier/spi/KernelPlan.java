@@ -187,15 +187,22 @@ public record KernelPlan(List<Launch> launches, List<Operand> inputs, List<Opera
    * the bit is 0 (leaky_relu's; 0 for the others). Its first argument is the mask.
    */
   public static Elementwise fromMask(Activation f, DType t) {
-    double slope = f.function() == Activation.Function.LEAKY_RELU ? f.param("slope") : 0;
     return new Elementwise(
         "mask_backward_" + t.shortName(),
-        typed(slope, t),
+        typed(maskSlope(f), t),
         typed(0, t),
         0,
         typed(f.blendAlpha(), t),
         typed(f.blendBeta(), t),
         f.readsOutput());
+  }
+
+  /**
+   * The factor of {@code gradOutput} where a mask bit is 0: leaky_relu's slope, 0 for relu, relu6
+   * and hardtanh ({@link Activation#maskAllowed}).
+   */
+  public static double maskSlope(Activation f) {
+    return f.function() == Activation.Function.LEAKY_RELU ? f.param("slope") : 0;
   }
 
   /** {@code gradInput = gradOutput * f'(x)} from the mask, one elementwise launch. */
