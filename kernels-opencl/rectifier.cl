@@ -20,6 +20,9 @@
  * elu_backward_from_output_<type> is ELU's backward from y = f(x): x is y there.
  * <relu|leaky_relu|hardtanh>_forward_mask_<type> take the forward's arguments then the mask's words;
  * mask_backward_<type> takes the backward's with the mask for x and p0 the slope where a bit is 0.
+ * <function>_forward_stats_<type> (every forward but crelu's) take the forward's arguments then the
+ * statistics records of their work-groups; stats_<type> takes those of an array, stats_reduce_<type>
+ * folds them (see STATS_FOLD).
  */
 #pragma OPENCL FP_CONTRACT OFF
 
@@ -68,18 +71,86 @@ inline float rrelu_slope_f32(ulong seed, ulong index, float lower, float width) 
     mask[(i - l_) / 32 + l_] = w_; }
 #define MASK_KERNEL __kernel __attribute__((reqd_work_group_size(MASK_GROUP, 1, 1)))
 
+/* Fused statistics (Rectifier.forwardWithStats; StatsRecords in Java computes the same records in
+   the same order). A work-group of STATS_GROUP folds one output per work-item into one record: the
+   sum of |y| over finite y (in T), min and max over non-NaN y (-0 below +0), and the counts of
+   zeros, NaNs and infinities. The fold is the tree that halves the lanes, lane l taking lane l + d
+   for d = STATS_GROUP/2, ..., 1: a fixed order, so every backend gets the same sums bit for bit.
+   Record r is rs[3r..3r+2] = (sum, min, max) and rc[3r..3r+2] = (zeros, NaNs, infinities).
+   Every work-item reaches every barrier: a forward's body may return early, the kernel does not. */
+#define STATS_GROUP 256
+#define STATS_KERNEL __kernel __attribute__((reqd_work_group_size(STATS_GROUP, 1, 1)))
+#define STATS_SYNC barrier(CLK_LOCAL_MEM_FENCE)
+#define STATS_MIN(a, b) ((b) < (a) || ((b) == (a) && signbit(b)) ? (b) : (a))
+#define STATS_MAX(a, b) ((b) > (a) || ((b) == (a) && !signbit(b)) ? (b) : (a))
+#define STATS_LOCALS(T) __local T s_[STATS_GROUP]; __local T lo_[STATS_GROUP]; __local T hi_[STATS_GROUP]; \
+  __local ulong c_[STATS_GROUP]; size_t l_ = get_local_id(0);
+/* A lane's three counts in one word, 21 bits each: a record counts at most 65,536 of each. */
+#define STATS_COUNTS(zeros, nans, infinities) ((ulong)(zeros) | (ulong)(nans) << 21 | (ulong)(infinities) << 42)
+/* Lane l_'s leaf: output V when IN, else the identities (0, +inf, -inf, no counts). */
+#define STATS_LEAF(T, IN, V) { bool in_ = (IN); T v_ = in_ ? (V) : (T)0; bool nan_ = v_ != v_; \
+  bool inf_ = in_ && isinf(v_); \
+  s_[l_] = in_ && !nan_ && !inf_ ? fabs(v_) : (T)0; \
+  lo_[l_] = in_ && !nan_ ? v_ : (T)INFINITY; hi_[l_] = in_ && !nan_ ? v_ : -(T)INFINITY; \
+  c_[l_] = STATS_COUNTS(in_ && v_ == 0, nan_, inf_); }
+/* Lane l_'s leaf: record R of rs, rc when IN, else the identities. */
+#define STATS_RECORD(T, IN, rs, rc, R) { bool in_ = (IN); \
+  s_[l_] = in_ ? rs[3 * (R)] : (T)0; lo_[l_] = in_ ? rs[3 * (R) + 1] : (T)INFINITY; \
+  hi_[l_] = in_ ? rs[3 * (R) + 2] : -(T)INFINITY; \
+  c_[l_] = in_ ? STATS_COUNTS(rc[3 * (R)], rc[3 * (R) + 1], rc[3 * (R) + 2]) : 0; }
+/* Lane L folds lanes L + STRIDE * j, j = 0..15, into lane L: the halving tree over those 16, which
+   is what the halving tree over all lanes does with them (STATS_GROUP = 16 * 16). */
+#define STATS_HALVE(T, L, STRIDE) { T t_[16]; T lo2_ = (T)INFINITY; T hi2_ = -(T)INFINITY; ulong c2_ = 0; \
+  for (uint j_ = 0; j_ < 16; j_++) { size_t k_ = (L) + (STRIDE) * j_; t_[j_] = s_[k_]; \
+    lo2_ = STATS_MIN(lo2_, lo_[k_]); hi2_ = STATS_MAX(hi2_, hi_[k_]); c2_ += c_[k_]; } \
+  for (uint d_ = 8; d_ > 0; d_ >>= 1) for (uint j_ = 0; j_ < d_; j_++) t_[j_] = t_[j_] + t_[j_ + d_]; \
+  s_[L] = t_[0]; lo_[L] = lo2_; hi_[L] = hi2_; c_[L] = c2_; }
+/* The fold in two steps of 16 (two barriers, not eight: PoCL runs a work-group's lanes as a loop
+   per barrier), then lane 0 writes the group's record R. */
+#define STATS_FOLD(T, rs, rc, R) \
+  STATS_SYNC; \
+  if (l_ < 16) STATS_HALVE(T, l_, 16) \
+  STATS_SYNC; \
+  if (l_ == 0) { STATS_HALVE(T, 0, 1) \
+    rs[3 * (R)] = s_[0]; rs[3 * (R) + 1] = lo_[0]; rs[3 * (R) + 2] = hi_[0]; \
+    rc[3 * (R)] = (uint)(c_[0] & 0x1fffff); rc[3 * (R) + 1] = (uint)((c_[0] >> 21) & 0x1fffff); \
+    rc[3 * (R) + 2] = (uint)(c_[0] >> 42); }
+/* NAME_SUFFIX is a forward kernel with parameters PARAMS, whose body is the block after the macro
+   and writes y[0, COUNT); NAME_stats_SUFFIX takes the same parameters then the records of its work-groups,
+   runs the same body and folds each work-item's own output back in (just written: in cache). */
+#define STRIP(...) __VA_ARGS__
+#define WITH_STATS(T, NAME, SUFFIX, PARAMS, ARGS, COUNT) \
+void NAME##_body_##SUFFIX PARAMS; \
+__kernel void NAME##_##SUFFIX PARAMS { NAME##_body_##SUFFIX ARGS; } \
+STATS_KERNEL void NAME##_stats_##SUFFIX(STRIP PARAMS, __global T* rs, __global uint* rc) { \
+  NAME##_body_##SUFFIX ARGS; STATS_LOCALS(T) size_t i_ = get_global_id(0); \
+  STATS_LEAF(T, i_ < (COUNT), y[i_]) STATS_FOLD(T, rs, rc, get_group_id(0)) } \
+void NAME##_body_##SUFFIX PARAMS
+#define FORWARD_KERNEL(T, NAME, SUFFIX) WITH_STATS(T, NAME, SUFFIX, (ELEMENTWISE_ARGS_F(T)), (x, y, n, p0, p1, seed, index0, ba, bb), n)
+
+/* The records of an array as it is (crelu's outputs, which its work-items write apart), and one
+   record from each STATS_GROUP records in order (the level above: StatsRecords.PER_RECORD elements). */
+#define DEFINE_STATS_KERNELS(T, SUFFIX) \
+STATS_KERNEL void stats_##SUFFIX(__global const T* y, const ulong n, __global T* rs, __global uint* rc) { \
+  STATS_LOCALS(T) size_t i_ = get_global_id(0); \
+  STATS_LEAF(T, i_ < n, y[i_]) STATS_FOLD(T, rs, rc, get_group_id(0)) } \
+STATS_KERNEL void stats_reduce_##SUFFIX(__global const T* rs, __global const uint* rc, const ulong records, \
+    __global T* out_s, __global uint* out_c) { \
+  STATS_LOCALS(T) size_t r_ = get_global_id(0); \
+  STATS_RECORD(T, r_ < records, rs, rc, r_) STATS_FOLD(T, out_s, out_c, get_group_id(0)) }
+
 /* The piecewise-linear and channel kernels, in the element type T alone. */
 #define DEFINE_LINEAR_KERNELS(T, SUFFIX, RRELU_SLOPE) \
-__kernel void relu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
+FORWARD_KERNEL(T, relu_forward, SUFFIX) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, y, i, v < 0 ? (T)0 : v); } \
 __kernel void relu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, dx, i, v > 0 ? g[i] : (v <= 0 ? (T)0 : v)); } \
-__kernel void leaky_relu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
+FORWARD_KERNEL(T, leaky_relu_forward, SUFFIX) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, y, i, v < 0 ? p0 * v : v); } \
 __kernel void leaky_relu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
   STORE(T, dx, i, v > 0 ? g[i] : (v <= 0 ? (p0 == 0 ? (T)0 : p0 * g[i]) : v)); } \
-__kernel void rrelu_train_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
+FORWARD_KERNEL(T, rrelu_train_forward, SUFFIX) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
   STORE(T, y, i, v < 0 ? RRELU_SLOPE(seed, index0 + i, p0, p1 - p0) * v : v); } \
 __kernel void rrelu_train_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
@@ -88,12 +159,12 @@ __kernel void rrelu_train_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   else if (v <= 0) { T a = RRELU_SLOPE(seed, index0 + i, p0, p1 - p0); d = a == 0 ? (T)0 : a * g[i]; } \
   else d = v; \
   STORE(T, dx, i, d); } \
-__kernel void hardtanh_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
+FORWARD_KERNEL(T, hardtanh_forward, SUFFIX) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, y, i, v < p0 ? p0 : (v > p1 ? p1 : v)); } \
 __kernel void hardtanh_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
   STORE(T, dx, i, (v > p0 && v < p1) ? g[i] : (v != v ? v : (T)0)); } \
-__kernel void threshold_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
+FORWARD_KERNEL(T, threshold_forward, SUFFIX) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, y, i, v <= p0 ? p1 : v); } \
 __kernel void threshold_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, dx, i, v > p0 ? g[i] : (v <= p0 ? (T)0 : v)); } \
@@ -115,8 +186,9 @@ __kernel void mask_backward_##SUFFIX(__global const uint* mask, __global const T
   size_t i = get_global_id(0); if (i >= n) return; \
   STORE(T, dx, i, ((mask[i >> 5] >> (i & 31)) & 1u) ? g[i] : (p0 == 0 ? (T)0 : p0 * g[i])); } \
 /* ---- channel functions on [outer, channels, inner] ---- */ \
-__kernel void prelu_forward_##SUFFIX(__global const T* x, __global const T* w, __global T* y, \
-    const ulong n, const ulong channels, const ulong inner, const ulong weights, const T ba, const T bb) { \
+WITH_STATS(T, prelu_forward, SUFFIX, (__global const T* x, __global const T* w, __global T* y, \
+    const ulong n, const ulong channels, const ulong inner, const ulong weights, const T ba, const T bb), \
+    (x, w, y, n, channels, inner, weights, ba, bb), n) { \
   size_t i = get_global_id(0); if (i >= n) return; \
   T wc = w[weights == 1 ? 0 : (i / inner) % channels]; T v = x[i]; STORE(T, y, i, v < 0 ? wc * v : v); } \
 __kernel void prelu_backward_##SUFFIX(__global const T* x, __global const T* w, __global const T* g, \
@@ -138,8 +210,9 @@ __kernel void crelu_backward_##SUFFIX(__global const T* x, __global const T* g, 
   T v = x[i]; \
   STORE(T, dx, i, v > 0 ? g[pos] : (v < 0 ? -g[neg] : (v == 0 ? (T)0 : v))); } \
 /* Maxout: one work-item per output element; NaN wins, the first of equals wins. */ \
-__kernel void maxout_forward_##SUFFIX(__global const T* x, __global T* y, const ulong m, \
-    const ulong channels, const ulong inner, const ulong pieces, const T ba, const T bb) { \
+WITH_STATS(T, maxout_forward, SUFFIX, (__global const T* x, __global T* y, const ulong m, \
+    const ulong channels, const ulong inner, const ulong pieces, const T ba, const T bb), \
+    (x, y, m, channels, inner, pieces, ba, bb), m) { \
   size_t j = get_global_id(0); if (j >= m) return; \
   ulong groups = channels / pieces; ulong o = j / (groups * inner); ulong r = j - o * groups * inner; \
   ulong grp = r / inner; ulong i = r - grp * inner; \
@@ -524,39 +597,39 @@ __kernel void elu_backward_from_output_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
   if (!(v <= 0)) { STORE(T, dx, i, v > 0 ? g[i] : v); return; } \
   double d = (double)v + (double)p0; STORE(T, dx, i, d == 0 ? (T)0 : (T)((double)g[i] * d)); } \
-__kernel void elu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
+FORWARD_KERNEL(T, elu_forward, SUFFIX) { \
   size_t i = get_global_id(0); if (i >= n) return; STORE(T, y, i, (T)elu_d((double)x[i], (double)p0)); } \
 __kernel void elu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
   if (p0 == 0) { STORE(T, dx, i, v > 0 ? g[i] : (v <= 0 ? (T)0 : v)); return; } \
   STORE(T, dx, i, TIMES(T, g[i], elu_prime((double)v, (double)p0), v)); } \
-__kernel void selu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
+FORWARD_KERNEL(T, selu_forward, SUFFIX) { \
   size_t i = get_global_id(0); if (i >= n) return; STORE(T, y, i, (T)selu_d((double)x[i])); } \
 __kernel void selu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, dx, i, TIMES(T, g[i], selu_prime((double)v), v)); } \
-__kernel void celu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
+FORWARD_KERNEL(T, celu_forward, SUFFIX) { \
   size_t i = get_global_id(0); if (i >= n) return; STORE(T, y, i, (T)celu_d((double)x[i], (double)p0)); } \
 __kernel void celu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, dx, i, TIMES(T, g[i], celu_prime((double)v, (double)p0), v)); } \
-__kernel void gelu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
+FORWARD_KERNEL(T, gelu_forward, SUFFIX) { \
   size_t i = get_global_id(0); if (i >= n) return; STORE(T, y, i, (T)gelu_d((double)x[i])); } \
 __kernel void gelu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
   STORE(T, dx, i, v < GELU_ZERO_DERIVATIVE_BELOW ? (T)0 : TIMES(T, g[i], gelu_prime((double)v), v)); } \
-__kernel void gelu_tanh_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
+FORWARD_KERNEL(T, gelu_tanh_forward, SUFFIX) { \
   size_t i = get_global_id(0); if (i >= n) return; STORE(T, y, i, (T)gelu_tanh_d((double)x[i])); } \
 __kernel void gelu_tanh_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
   STORE(T, dx, i, v < GELU_TANH_ZERO_DERIVATIVE_BELOW ? (T)0 : TIMES(T, g[i], gelu_tanh_prime((double)v), v)); } \
-__kernel void silu_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
+FORWARD_KERNEL(T, silu_forward, SUFFIX) { \
   size_t i = get_global_id(0); if (i >= n) return; STORE(T, y, i, (T)silu_d((double)x[i])); } \
 __kernel void silu_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, dx, i, TIMES(T, g[i], silu_prime((double)v), v)); } \
-__kernel void mish_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
+FORWARD_KERNEL(T, mish_forward, SUFFIX) { \
   size_t i = get_global_id(0); if (i >= n) return; STORE(T, y, i, (T)mish_d((double)x[i])); } \
 __kernel void mish_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; STORE(T, dx, i, TIMES(T, g[i], mish_prime((double)v), v)); } \
-__kernel void softplus_forward_##SUFFIX(ELEMENTWISE_ARGS_F(T)) { \
+FORWARD_KERNEL(T, softplus_forward, SUFFIX) { \
   size_t i = get_global_id(0); if (i >= n) return; STORE(T, y, i, (T)softplus_d((double)x[i], (double)p0, (double)p1)); } \
 __kernel void softplus_backward_##SUFFIX(ELEMENTWISE_ARGS_B(T)) { \
   size_t i = get_global_id(0); if (i >= n) return; T v = x[i]; \
@@ -582,6 +655,8 @@ DEFINE_LINEAR_KERNELS(float, f32, rrelu_slope_f32)
 DEFINE_LINEAR_KERNELS(double, f64, rrelu_slope_f64)
 DEFINE_SMOOTH_KERNELS(float, f32)
 DEFINE_SMOOTH_KERNELS(double, f64)
+DEFINE_STATS_KERNELS(float, f32)
+DEFINE_STATS_KERNELS(double, f64)
 
 #else
 // ================================================================== float-only path
@@ -1222,7 +1297,7 @@ inline ffx softplus_prime_f(float x, float beta, float threshold) {
 /* ZERO_BELOW: where the derivative is +0 by selection, as GELU_ZERO_DERIVATIVE_BELOW and
    GELU_TANH_ZERO_DERIVATIVE_BELOW in the double path. */
 #define FF_KERNELS(NAME, FORWARD, PRIME, ZERO_BELOW) \
-__kernel void NAME##_forward_f32(ELEMENTWISE_ARGS_F(float)) { \
+FORWARD_KERNEL(float, NAME##_forward, f32) { \
   size_t i = get_global_id(0); if (i >= n) return; float v = x[i]; STORE(float, y, i, FORWARD); } \
 __kernel void NAME##_backward_f32(ELEMENTWISE_ARGS_B(float)) { \
   size_t i = get_global_id(0); if (i >= n) return; float v = x[i]; \
@@ -1237,7 +1312,7 @@ FF_KERNELS(silu, silu_f(v), silu_prime_f(v), -INFINITY)
 FF_KERNELS(mish, mish_f(v), mish_prime_f(v), -INFINITY)
 FF_KERNELS(softplus, softplus_f(v, p0, p1), softplus_prime_f(v, p0, p1), -INFINITY)
 
-__kernel void elu_forward_f32(ELEMENTWISE_ARGS_F(float)) {
+FORWARD_KERNEL(float, elu_forward, f32) {
   size_t i = get_global_id(0);
   if (i >= n) return;
   STORE(float, y, i, elu_f(x[i], p0));
@@ -1300,4 +1375,5 @@ __kernel void prelu_weight_f32(__global const float* x, __global const float* g,
 }
 
 DEFINE_LINEAR_KERNELS(float, f32, rrelu_slope_f32)
+DEFINE_STATS_KERNELS(float, f32)
 #endif

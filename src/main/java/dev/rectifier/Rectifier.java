@@ -8,6 +8,7 @@ import dev.rectifier.spi.BackendProvider;
 import dev.rectifier.spi.HostArray;
 import dev.rectifier.spi.Operand;
 import dev.rectifier.spi.Providers;
+import dev.rectifier.spi.StatsRecords;
 import dev.rectifier.spi.Text;
 import java.util.ArrayList;
 import java.util.EnumMap;
@@ -781,6 +782,19 @@ public final class Rectifier implements AutoCloseable {
 
   private void forwardArrays(
       Activation f, Shape shape, Object x, int xOffset, Object weight, Object y, int yOffset) {
+    forwardArrays(f, shape, x, xOffset, weight, y, yOffset, false);
+  }
+
+  /** The forward on host arrays; with {@code stats}, its statistics too, else null. */
+  private ActivationStats forwardArrays(
+      Activation f,
+      Shape shape,
+      Object x,
+      int xOffset,
+      Object weight,
+      Object y,
+      int yOffset,
+      boolean stats) {
     Objects.requireNonNull(f, "activation");
     Objects.requireNonNull(shape, "shape");
     Objects.requireNonNull(x, "x");
@@ -793,13 +807,25 @@ public final class Rectifier implements AutoCloseable {
     try {
       checkForward(f, shape, xo, wo, yo);
       checkOverlaps(f, new Object[] {yo}, new Object[] {xo, wo});
+      if (!stats) {
+        onHostArrays(
+            "forward",
+            f,
+            xo,
+            new HostArray[] {yo},
+            read(f, yo, xo, wo),
+            b -> b.forward(f, shape, xo, wo, yo));
+        return null;
+      }
+      Records r = new Records(xo.dtype(), yo.count());
       onHostArrays(
-          "forward",
+          "forward with statistics",
           f,
           xo,
-          new HostArray[] {yo},
+          new HostArray[] {yo, r.sums, r.counts},
           read(f, yo, xo, wo),
-          b -> b.forward(f, shape, xo, wo, yo));
+          b -> b.forwardWithStats(f, shape, xo, wo, yo, r.sums, r.counts));
+      return r.stats();
     } finally {
       l.unlock();
     }
@@ -1303,6 +1329,97 @@ public final class Rectifier implements AutoCloseable {
               + " computes on "
               + b.name()
               + "; pass the mask as an int[] for this call");
+    }
+  }
+
+  // ------------------------------------------------------------------ statistics
+
+  /**
+   * {@code y = f(x)} over whole arrays, and the statistics of {@code y} taken in the same pass
+   * ({@link ActivationStats}: the zeros, the L1 norm, the NaNs and infinities, the min and max),
+   * the same bit for bit on every backend. For every function; {@code y} may be {@code x}.
+   */
+  public ActivationStats forwardWithStats(Activation f, float[] x, float[] y) {
+    return forwardWithStats(f, x, 0, y, 0, x.length);
+  }
+
+  /** {@code y = f(x)} and its statistics in float64; see the float overload. */
+  public ActivationStats forwardWithStats(Activation f, double[] x, double[] y) {
+    return forwardWithStats(f, x, 0, y, 0, x.length);
+  }
+
+  /**
+   * {@code y[yOffset..] = f(x[xOffset..])} over {@code length} elements, and its statistics; parts
+   * of a larger tensor add up with {@link ActivationStats#plus}.
+   */
+  public ActivationStats forwardWithStats(
+      Activation f, float[] x, int xOffset, float[] y, int yOffset, int length) {
+    return forwardArrays(f, Shape.vector(length), x, xOffset, null, y, yOffset, true);
+  }
+
+  /** The same in float64; see the float overload. */
+  public ActivationStats forwardWithStats(
+      Activation f, double[] x, int xOffset, double[] y, int yOffset, int length) {
+    return forwardArrays(f, Shape.vector(length), x, xOffset, null, y, yOffset, true);
+  }
+
+  /**
+   * {@code y = f(x)} for a tensor of {@code shape}, and the statistics of all of {@code y} (crelu's
+   * two halves, maxout's outputs); {@code weight} is PReLU's, null for the other functions.
+   */
+  public ActivationStats forwardWithStats(
+      Activation f, Shape shape, float[] x, float[] weight, float[] y) {
+    return forwardArrays(f, shape, x, 0, weight, y, 0, true);
+  }
+
+  /** The same in float64; see the float overload. */
+  public ActivationStats forwardWithStats(
+      Activation f, Shape shape, double[] x, double[] weight, double[] y) {
+    return forwardArrays(f, shape, x, 0, weight, y, 0, true);
+  }
+
+  /**
+   * {@code y = f(x)} on buffers of this engine and the statistics of {@code y}, which come back to
+   * the host as a few numbers per {@link ActivationStats#BLOCK} outputs; {@code weight} is PReLU's,
+   * null otherwise.
+   */
+  public ActivationStats forwardWithStats(
+      Activation f, Shape shape, DeviceBuffer x, DeviceBuffer weight, DeviceBuffer y) {
+    Lock l = enter();
+    try {
+      Operand xo = own(x, "x");
+      Operand wo = weight == null ? null : own(weight, "weight");
+      Operand yo = own(y, "y");
+      checkForward(f, shape, xo, wo, yo);
+      checkOverlaps(f, new Object[] {y}, new Object[] {x, weight});
+      Backend b = on(xo.dtype());
+      Records r = new Records(xo.dtype(), yo.length());
+      try {
+        b.forwardWithStats(f, shape, xo, wo, yo, r.sums, r.counts);
+      } catch (RuntimeException e) {
+        throw failure(e, b, "forward with statistics", f, xo, "buffers", ON_BUFFERS);
+      }
+      return r.stats();
+    } finally {
+      l.unlock();
+    }
+  }
+
+  /** The host arrays a backend writes its statistics records into, for {@code m} outputs. */
+  private static final class Records {
+    final long m;
+    final HostArray sums;
+    final HostArray counts;
+
+    Records(DType t, long m) {
+      this.m = m;
+      int n = Math.toIntExact(3 * StatsRecords.records(m));
+      sums = new HostArray(t == DType.FLOAT32 ? new float[n] : new double[n], 0, n);
+      counts = new HostArray(new int[n], 0, n);
+    }
+
+    ActivationStats stats() {
+      return ActivationStats.of(m, sums.array(), (int[]) counts.array());
     }
   }
 

@@ -147,6 +147,19 @@ final class FaultyDevice implements BackendProvider {
     }
 
     @Override
+    public void forwardWithStats(
+        Activation f,
+        Shape shape,
+        Operand x,
+        Operand weight,
+        Operand y,
+        Operand sums,
+        Operand counts) {
+      if (fails()) throw error();
+      inner.forwardWithStats(f, shape, x, weight, y, sums, counts);
+    }
+
+    @Override
     public void forwardWithMask(Activation f, Operand x, Operand y, Operand mask) {
       if (fails()) throw error();
       inner.forwardWithMask(f, x, y, mask);

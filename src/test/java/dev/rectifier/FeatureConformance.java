@@ -5,6 +5,7 @@ import static dev.rectifier.BackendConformanceTest.floats;
 import static dev.rectifier.BackendConformanceTest.gradsD;
 import static dev.rectifier.BackendConformanceTest.gradsF;
 import static dev.rectifier.BackendConformanceTest.sameBits;
+import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -570,5 +571,139 @@ interface FeatureConformance {
               () -> r.forward(Activation.relu(), Shape.vector(3), words, out));
       assertTrue(e.getMessage().startsWith("x is i32 (a mask's words)"), e.getMessage());
     }
+  }
+
+  // ------------------------------------------------------------------ statistics
+
+  /** Floats with every class of output among them, and values whose sums overflow a block. */
+  private static float[] forStats(int n, long seed) {
+    float[] x = floats(n, seed);
+    float[] edges = {0, -0f, Float.NaN, Float.POSITIVE_INFINITY, Float.NEGATIVE_INFINITY, 6, -6};
+    for (int i = 0; i < edges.length && 1000 * i < n; i++) x[1000 * i] = edges[i];
+    return x;
+  }
+
+  /**
+   * Statistics in the same pass: y bit for bit the plain forward's, and the figures those of {@link
+   * StatsOracle}, the fixed order included, so every backend gives the same. Sizes cross leaf
+   * records and blocks, with partial ones at the end.
+   */
+  @ParameterizedTest(name = "{0}")
+  @MethodSource("elementwise")
+  default void statsAreThoseOfTheOutputInTheFixedOrder(Activation f) throws Throwable {
+    Rectifier r = engine();
+    for (int n : new int[] {0, 1, 257, 65_536, 200_001}) {
+      float[] x = forStats(n, 151 + n);
+      float[] plain = new float[n];
+      r.forward(f, x, plain);
+      float[] y = new float[n];
+      ActivationStats got = r.forwardWithStats(f, x, y);
+      assertBits(plain, y, f + " y with statistics, n = " + n);
+      StatsOracle.of(plain).check(got, true, f + " n = " + n);
+    }
+    inFloat64(
+        () -> {
+          int n = 140_001;
+          double[] x = doubles(n, 152);
+          double[] plain = new double[n];
+          r.forward(f, x, plain);
+          double[] y = x.clone();
+          ActivationStats got = r.forwardWithStats(f, y, y);
+          assertBits(plain, y, f + " f64 in place with statistics");
+          StatsOracle.of(plain).check(got, false, f + " f64");
+        });
+  }
+
+  /** PReLU, CReLU (both halves of y), Maxout (its outputs): the statistics of all of y. */
+  @ParameterizedTest(name = "{0} {1}")
+  @MethodSource("dev.rectifier.FeatureConformance#channelCases")
+  default void channelFunctionsHaveTheStatsOfAllOfY(Activation f, int[] dims) throws Throwable {
+    Rectifier r = engine();
+    Shape s = Shape.of(dims);
+    int n = (int) s.size();
+    int m = (int) f.outputShape(s).size();
+    float[] x = forStats(n, 161);
+    float[] w =
+        f.function() == Function.PRELU
+            ? Arrays.copyOf(new float[] {0.25f, 0f, -2f, 1e38f}, s.dim(f.channelAxis(s)))
+            : null;
+    float[] plain = new float[m];
+    if (w != null) r.forward(f, s, x, w, plain);
+    else r.forward(f, s, x, plain);
+    float[] y = new float[m];
+    ActivationStats got = r.forwardWithStats(f, s, x, w, y);
+    assertBits(plain, y, f + " y with statistics");
+    StatsOracle.of(plain).check(got, true, f + " " + s);
+    inFloat64(
+        () -> {
+          double[] xd = doubles(n, 162);
+          double[] wd = w == null ? null : new double[w.length];
+          if (wd != null) Arrays.fill(wd, -0.5);
+          double[] want = new double[m];
+          if (wd != null) r.forward(f, s, xd, wd, want);
+          else r.forward(f, s, xd, want);
+          double[] yd = new double[m];
+          StatsOracle.of(want).check(r.forwardWithStats(f, s, xd, wd, yd), false, f + " f64");
+          assertBits(want, yd, f + " f64 y with statistics");
+        });
+  }
+
+  /**
+   * Of y as written: blended, and on the backend's buffers (in place too) the same figures as on
+   * arrays; parts that start at multiples of BLOCK add up to the whole call's, bit for bit.
+   */
+  @Test
+  default void statsOfBlendsBuffersAndParts() {
+    Rectifier r = engine();
+    int n = 3 * ActivationStats.BLOCK + 4_321;
+    float[] x = forStats(n, 171);
+    Activation f = Activation.leakyRelu(0.1).blend(-2, 0.25);
+    float[] old = floats(n, 172);
+    float[] y = old.clone();
+    ActivationStats blended = r.forwardWithStats(f, x, y);
+    float[] want = old.clone();
+    r.forward(f, x, want);
+    assertBits(want, y, "blended y");
+    StatsOracle.of(want).check(blended, true, "blended");
+
+    Activation g = Activation.gelu();
+    float[] plain = new float[n];
+    ActivationStats whole = r.forwardWithStats(g, x, plain);
+    try (DeviceBuffer bx = r.upload(x);
+        DeviceBuffer by = r.allocate(DType.FLOAT32, n)) {
+      assertEquals(whole, r.forwardWithStats(g, Shape.vector(n), bx, null, by), "buffers");
+      assertBits(plain, by.toFloatArray(), "y on buffers");
+      assertEquals(whole, r.forwardWithStats(g, Shape.vector(n), bx, null, bx), "in place");
+      assertBits(plain, bx.toFloatArray(), "in place on buffers");
+    }
+    float[] parts = new float[n];
+    int cut = 2 * ActivationStats.BLOCK;
+    ActivationStats first = r.forwardWithStats(g, x, 0, parts, 0, cut);
+    ActivationStats rest = r.forwardWithStats(g, x, cut, parts, cut, n - cut);
+    assertEquals(whole, first.plus(rest), "parts added");
+    assertEquals(whole.toString(), first.plus(rest).toString());
+  }
+
+  /** Nothing, all NaN, and sums past float's range: the documented edge values. */
+  @Test
+  default void statsAtTheEdges() {
+    Rectifier r = engine();
+    ActivationStats none = r.forwardWithStats(Activation.relu(), new float[0], new float[0]);
+    assertEquals(0, none.count());
+    assertTrue(Double.isNaN(none.zeroFraction()) && Double.isNaN(none.min()), none.toString());
+    assertTrue(Double.isNaN(none.max()) && none.l1() == 0, none.toString());
+    float[] nan = new float[300];
+    Arrays.fill(nan, Float.NaN);
+    ActivationStats allNaN = r.forwardWithStats(Activation.silu(), nan, new float[300]);
+    assertEquals(300, allNaN.nans());
+    assertTrue(Double.isNaN(allNaN.min()) && Double.isNaN(allNaN.max()), allNaN.toString());
+    float[] big = new float[1000];
+    Arrays.fill(big, Float.MAX_VALUE / 4);
+    ActivationStats over = r.forwardWithStats(Activation.relu(), big, new float[1000]);
+    assertEquals(Double.POSITIVE_INFINITY, over.l1(), "a block's float sum passed MAX_VALUE");
+    assertEquals(0, over.infinities(), "though no output is infinite");
+    assertThrows(
+        IllegalArgumentException.class,
+        () -> r.forwardWithStats(Activation.relu(), new float[3], new float[2]));
   }
 }

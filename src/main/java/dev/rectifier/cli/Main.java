@@ -3,11 +3,13 @@ package dev.rectifier.cli;
 import com.google.gson.GsonBuilder;
 import dev.rectifier.Activation;
 import dev.rectifier.Activation.Function;
+import dev.rectifier.ActivationStats;
 import dev.rectifier.BackendStatus;
 import dev.rectifier.DType;
 import dev.rectifier.Rectifier;
 import dev.rectifier.RectifierException;
 import dev.rectifier.Shape;
+import dev.rectifier.spi.StatsRecords;
 import java.io.IOException;
 import java.io.PrintWriter;
 import java.nio.file.Files;
@@ -510,11 +512,30 @@ public final class Main implements Callable<Integer> {
       int chunk,
       boolean fromOutput)
       throws IOException {
+    streamed(spec, what, f, o, x, g, gFile, target, chunk, fromOutput, false);
+  }
+
+  /** The same; with {@code stats}, a forward that returns its statistics (else null). */
+  private ActivationStats streamed(
+      CommandSpec spec,
+      String what,
+      Activation f,
+      FunctionOptions o,
+      Npy.Layout x,
+      Npy.Layout g,
+      Path gFile,
+      Path target,
+      int chunk,
+      boolean fromOutput,
+      boolean stats)
+      throws IOException {
     Npy.Layout old =
         blendTarget(f, g == null ? "--output" : "--grad-input", target, x.dtype(), x.shape());
     long start = System.nanoTime();
     try (Rectifier r = engines.open(o.backend)) {
-      NpyStream.run(r, f, x, o.input, g, gFile, old, target, chunk, fromOutput, what + " " + f);
+      ActivationStats s =
+          NpyStream.run(
+              r, f, x, o.input, g, gFile, old, target, chunk, fromOutput, stats, what + " " + f);
       ran(
           spec.commandLine().getErr(),
           what,
@@ -524,6 +545,7 @@ public final class Main implements Callable<Integer> {
           " streamed in chunks of " + chunk,
           r,
           start);
+      return s;
     }
   }
 
@@ -608,6 +630,16 @@ public final class Main implements Callable<Integer> {
                 + " than float32 x. The input is read whole.")
     Path maskOut;
 
+    @Option(
+        names = "--stats",
+        description =
+            "Also print y's statistics, taken in the same pass, as one JSON line on stdout:"
+                + " count, zeros and zero_fraction (dead units), l1 (sum of |y| over finite y),"
+                + " nans, infinities, min and max (over y that is not NaN; null when none). The"
+                + " same on every backend; a streamed run's chunks are rounded up to multiples"
+                + " of 65,536 elements so that it gives the whole run's figures.")
+    boolean stats;
+
     @Override
     public Integer call() throws IOException {
       FunctionOptions o = options;
@@ -618,10 +650,22 @@ public final class Main implements Callable<Integer> {
         requireMask("--mask-out", f, o, "keep x for backward");
         checkOutput("--mask-out", maskOut, o.input, o.weight, output);
         wholeForMask("--mask-out", o);
+        if (stats) {
+          throw new IllegalArgumentException(
+              "--stats and --mask-out are separate passes; run forward twice or drop one");
+        }
       }
       int chunk = maskOut != null ? 0 : o.chunk(f, lx);
       if (chunk > 0) {
-        main.streamed(spec, "forward", f, o, lx, null, null, output, chunk, false);
+        if (stats) {
+          // whole blocks, so the chunks' statistics add up to the whole run's
+          long up = StatsRecords.records(chunk) * ActivationStats.BLOCK;
+          chunk =
+              (int) Math.min(up, Integer.MAX_VALUE / ActivationStats.BLOCK * ActivationStats.BLOCK);
+        }
+        ActivationStats s =
+            main.streamed(spec, "forward", f, o, lx, null, null, output, chunk, false, stats);
+        if (s != null) printStats(spec, s);
         return 0;
       }
       Npy.Array x = read("--input", o.input);
@@ -632,11 +676,27 @@ public final class Main implements Callable<Integer> {
       Object old = oldOutput(f, "--output", output, x.dtype(), out.dims());
       Object y = old != null ? old : newArray(x.dtype(), out.size());
       int[] mask = maskOut == null ? null : new int[(int) Rectifier.maskWords(shape.size())];
+      ActivationStats s = null;
       long start = System.nanoTime();
       try (Rectifier r = main.engines.open(o.backend)) {
         if (mask != null) {
           if (x.dtype() == DType.FLOAT32) r.forward(f, (float[]) x.data(), (float[]) y, mask);
           else r.forward(f, (double[]) x.data(), (double[]) y, mask);
+        } else if (stats) {
+          s =
+              x.dtype() == DType.FLOAT32
+                  ? r.forwardWithStats(
+                      f,
+                      shape,
+                      (float[]) x.data(),
+                      w == null ? null : (float[]) w.data(),
+                      (float[]) y)
+                  : r.forwardWithStats(
+                      f,
+                      shape,
+                      (double[]) x.data(),
+                      w == null ? null : (double[]) w.data(),
+                      (double[]) y);
         } else if (x.dtype() == DType.FLOAT32) {
           if (w != null) r.forward(f, shape, (float[]) x.data(), (float[]) w.data(), (float[]) y);
           else r.forward(f, shape, (float[]) x.data(), (float[]) y);
@@ -652,7 +712,32 @@ public final class Main implements Callable<Integer> {
         String how = mask == null ? "" : " with a mask of " + mask.length + " words";
         ran(spec.commandLine().getErr(), "forward", f, x.dtype(), shape.toString(), how, r, start);
       }
+      if (s != null) printStats(spec, s);
       return 0;
+    }
+
+    /**
+     * {@code s} as one JSON line on stdout; NaN and infinities as JavaScript writes them (Python's
+     * json reads them), min and max null when no output is a number.
+     */
+    private static void printStats(CommandSpec spec, ActivationStats s) {
+      Map<String, Object> j = new LinkedHashMap<>();
+      j.put("count", s.count());
+      j.put("zeros", s.zeros());
+      j.put("zero_fraction", s.count() == 0 ? null : s.zeroFraction());
+      j.put("l1", s.l1());
+      j.put("nans", s.nans());
+      j.put("infinities", s.infinities());
+      j.put("min", Double.isNaN(s.min()) ? null : s.min());
+      j.put("max", Double.isNaN(s.max()) ? null : s.max());
+      spec.commandLine()
+          .getOut()
+          .println(
+              new GsonBuilder()
+                  .serializeNulls()
+                  .serializeSpecialFloatingPointValues()
+                  .create()
+                  .toJson(j));
     }
   }
 

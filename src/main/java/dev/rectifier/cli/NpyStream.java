@@ -1,6 +1,7 @@
 package dev.rectifier.cli;
 
 import dev.rectifier.Activation;
+import dev.rectifier.ActivationStats;
 import dev.rectifier.DType;
 import dev.rectifier.Rectifier;
 import java.io.IOException;
@@ -53,8 +54,11 @@ final class NpyStream {
    * @param old the layout of {@code target}, read chunk by chunk as the blend's old output, when
    *     {@code f} blends into it (checked by the caller); null otherwise
    * @param fromOutput backward from the output: {@code x} holds {@code y = f(x)}
+   * @param stats a forward that takes its statistics, chunk by chunk (whole records when {@code
+   *     chunk} is a multiple of {@link ActivationStats#BLOCK}, as the caller makes it)
+   * @return the statistics with {@code stats}, else null
    */
-  static void run(
+  static ActivationStats run(
       Rectifier engine,
       Activation f,
       Npy.Layout x,
@@ -65,6 +69,7 @@ final class NpyStream {
       Path target,
       int chunk,
       boolean fromOutput,
+      boolean stats,
       String label)
       throws IOException {
     DType t = x.dtype();
@@ -72,6 +77,8 @@ final class NpyStream {
     byte[] header = Npy.header(t, x.shape());
     Path tmp = Npy.temporaryBeside(target);
     boolean bar = System.console() != null && x.bytes() > STREAM_ABOVE;
+    // the statistics of no elements, which each chunk's add to
+    ActivationStats sum = stats ? engine.forwardWithStats(f, new float[0], new float[0]) : null;
     try (FileChannel xc = FileChannel.open(xFile, StandardOpenOption.READ);
         FileChannel gc = g == null ? null : FileChannel.open(gFile, StandardOpenOption.READ);
         FileChannel oldc = old == null ? null : FileChannel.open(target, StandardOpenOption.READ);
@@ -90,7 +97,15 @@ final class NpyStream {
         read(xc, x.dataStart() + from * b, io, n * b, x.order(), xs, n);
         if (g != null) read(gc, g.dataStart() + from * b, io, n * b, g.order(), gs, n);
         if (old != null) read(oldc, old.dataStart() + from * b, io, n * b, old.order(), ys, n);
-        compute(engine, f, xs, gs, ys, n, fromOutput);
+        if (stats) {
+          ActivationStats part =
+              xs instanceof float[] xf
+                  ? engine.forwardWithStats(f, xf, 0, (float[]) ys, 0, n)
+                  : engine.forwardWithStats(f, (double[]) xs, 0, (double[]) ys, 0, n);
+          sum = sum.plus(part);
+        } else {
+          compute(engine, f, xs, gs, ys, n, fromOutput);
+        }
         io.clear().limit(n * b);
         io.order(ByteOrder.LITTLE_ENDIAN);
         if (ys instanceof float[] a) io.asFloatBuffer().put(a, 0, n);
@@ -108,6 +123,7 @@ final class NpyStream {
     } finally {
       Files.deleteIfExists(tmp);
     }
+    return sum;
   }
 
   private static ProgressBar bar(String label, long count) {

@@ -11,6 +11,7 @@ import dev.rectifier.spi.BackendConfig;
 import dev.rectifier.spi.HostArray;
 import dev.rectifier.spi.KernelPlan;
 import dev.rectifier.spi.Operand;
+import dev.rectifier.spi.StatsRecords;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ForkJoinPool;
@@ -258,6 +259,71 @@ final class CpuBackend implements Backend {
         Blend.into(tile, o, oo + t, m, f.blendAlpha(), f.blendBeta());
       }
     }
+  }
+
+  /**
+   * The forward, split over threads at whole records: an elementwise function a {@link Stats#TILE}
+   * at a time, then that tile's leaf records while its outputs are in cache; a channel function
+   * whole, then its records from {@code y}.
+   */
+  @Override
+  public void forwardWithStats(
+      Activation f,
+      Shape shape,
+      Operand x,
+      Operand weight,
+      Operand y,
+      Operand sums,
+      Operand counts) {
+    int m = (int) y.length();
+    Object out = array(y);
+    int oo = offset(y);
+    Object s = array(sums);
+    int[] c = (int[]) array(counts);
+    int so = offset(sums);
+    int co = offset(counts);
+    int records = (int) StatsRecords.records(m);
+    boolean single = out instanceof float[];
+    // records are written from offset 0 of a scratch pair when the operands do not start at 0
+    Object rs = so == 0 ? s : (single ? new float[3 * records] : new double[3 * records]);
+    int[] rc = co == 0 ? c : new int[3 * records];
+    if (f.function().channelwise()) {
+      channelForward(f, shape, x, weight, y);
+      split(
+          records,
+          1,
+          (r0, r1) -> {
+            Stats stats = new Stats(single);
+            for (int r = r0; r < r1; r++) {
+              int from = r * StatsRecords.PER_RECORD;
+              stats.record(out, oo, from, Math.min(m, from + StatsRecords.PER_RECORD), rs, rc, r);
+            }
+          });
+    } else {
+      Elements body = forwardBody(f, array(x), offset(x));
+      split(
+          records,
+          Math.max(1, grain(f) / StatsRecords.PER_RECORD),
+          (r0, r1) -> {
+            Stats stats = new Stats(single);
+            Object scratch = scratch(f, out, Stats.TILE);
+            for (int r = r0; r < r1; r++) {
+              int from = r * StatsRecords.PER_RECORD;
+              int to = Math.min(m, from + StatsRecords.PER_RECORD);
+              stats.record(
+                  out,
+                  oo,
+                  from,
+                  to,
+                  rs,
+                  rc,
+                  r,
+                  (t0, t1) -> range(f, t0, t1, out, oo, body, scratch));
+            }
+          });
+    }
+    if (rs != s) System.arraycopy(rs, 0, s, so, 3 * records);
+    if (rc != c) System.arraycopy(rc, 0, c, co, 3 * records);
   }
 
   /**

@@ -273,6 +273,23 @@ final class CudaBackend implements Backend {
 
   // Masks on host arrays go through memory made for the call, not the chunked staging: a mask is
   // 1/32 of the data, and a call that keeps its mask on the host is not the one to tune.
+  // Statistics on host arrays likewise.
+  @Override
+  public void forwardWithStats(
+      Activation f,
+      Shape shape,
+      Operand x,
+      Operand weight,
+      Operand y,
+      Operand sums,
+      Operand counts) {
+    synchronized (lock) {
+      checkOpen();
+      current();
+      run(KernelPlan.forwardWithStats(f, shape, x, weight, y, sums, counts));
+    }
+  }
+
   @Override
   public void forwardWithMask(Activation f, Operand x, Operand y, Operand mask) {
     synchronized (lock) {
@@ -302,11 +319,18 @@ final class CudaBackend implements Backend {
     try {
       for (Operand o : plan.inputs()) mem.put(o, device(o, true, ranges, made, mem));
       for (Operand o : plan.outputs()) mem.put(o, device(o, false, ranges, made, mem));
+      for (Operand o : plan.scratch()) {
+        CUdeviceptr p = new CUdeviceptr();
+        long bytes = Math.max(1, o.length() * o.dtype().bytes());
+        check(cuMemAlloc(p, bytes), "cuMemAlloc of " + o.length() + " elements of scratch");
+        made.add(p);
+        mem.put(o, p);
+      }
       for (KernelPlan.Launch l : plan.launches()) {
         Object[] args = l.args().toArray();
         for (int i = 0; i < args.length; i++)
           if (args[i] instanceof Operand o) args[i] = mem.get(o);
-        launch(l.kernel(), l.size(), args, null);
+        launch(l.kernel(), l.size(), l.group() == 0 ? BLOCK : l.group(), args, null);
       }
       for (Operand o : plan.outputs()) {
         if (o instanceof HostArray h && h.count() > 0) {
@@ -345,7 +369,7 @@ final class CudaBackend implements Backend {
     return p;
   }
 
-  private void launch(String name, long size, Object[] args, CUstream stream) {
+  private void launch(String name, long size, int block, Object[] args, CUstream stream) {
     if (size == 0) return;
     CUfunction fn = functions.get(name);
     if (fn == null) {
@@ -362,12 +386,12 @@ final class CudaBackend implements Backend {
       else if (a instanceof Double d) params[i] = Pointer.to(new double[] {d});
       else throw new IllegalArgumentException("kernel argument " + a);
     }
-    long blocks = (size + BLOCK - 1) / BLOCK;
+    long blocks = (size + block - 1) / block;
     if (blocks > Integer.MAX_VALUE) {
       throw new IllegalArgumentException(size + " elements are more than one launch covers");
     }
     check(
-        cuLaunchKernel(fn, (int) blocks, 1, 1, BLOCK, 1, 1, 0, stream, Pointer.to(params), null),
+        cuLaunchKernel(fn, (int) blocks, 1, 1, block, 1, 1, 0, stream, Pointer.to(params), null),
         "launching " + name);
   }
 
@@ -455,6 +479,7 @@ final class CudaBackend implements Backend {
         launch(
             plan.kernel(),
             count,
+            BLOCK,
             plan.args(s.dx, g == null ? null : s.dg, s.dy, count, from).toArray(),
             s.stream);
         check(cuMemcpyDtoHAsync(s.py, s.dy, count * b, s.stream), "cuMemcpyDtoHAsync");

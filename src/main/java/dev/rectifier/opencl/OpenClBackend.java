@@ -265,6 +265,14 @@ final class OpenClBackend implements Backend {
       return m;
     }
 
+    /** Device memory for the call only, released at close. */
+    cl_mem scratch(Operand o) {
+      long bytes = Math.max(1, o.length() * o.dtype().bytes());
+      cl_mem m = clCreateBuffer(context, CL_MEM_READ_WRITE, bytes, null, null);
+      release.add(m);
+      return m;
+    }
+
     void finish() {
       for (Map.Entry<HostArray, cl_mem> e : outputs.entrySet()) {
         HostArray h = e.getKey();
@@ -299,13 +307,13 @@ final class OpenClBackend implements Backend {
     return k;
   }
 
-  private void launch(String name, long n, Object... args) {
+  private void launch(String name, long n, int local, Object... args) {
     if (n == 0) return;
     cl_kernel k = kernel(name);
     setArgs(k, args);
-    long global = (n + LOCAL - 1) / LOCAL * LOCAL;
+    long global = (n + local - 1) / local * local;
     clEnqueueNDRangeKernel(
-        queue, k, 1, null, new long[] {global}, new long[] {LOCAL}, 0, null, null);
+        queue, k, 1, null, new long[] {global}, new long[] {local}, 0, null, null);
   }
 
   private static void setArgs(cl_kernel k, Object... args) {
@@ -376,6 +384,24 @@ final class OpenClBackend implements Backend {
     }
   }
 
+  // Statistics on host arrays go through buffers made for the call, as masks do.
+  @Override
+  public void forwardWithStats(
+      Activation f,
+      Shape shape,
+      Operand x,
+      Operand weight,
+      Operand y,
+      Operand sums,
+      Operand counts) {
+    synchronized (lock) {
+      checkOpen();
+      run(
+          KernelPlan.forwardWithStats(f, shape, x, weight, y, sums, counts),
+          f.function().id() + " forward with statistics");
+    }
+  }
+
   // Masks on host arrays go through buffers made for the call, not the chunked staging: a mask is
   // 1/32 of the data, and a call that keeps its mask on the host is not the one to tune.
   @Override
@@ -405,11 +431,12 @@ final class OpenClBackend implements Backend {
       Map<Operand, cl_mem> mem = new IdentityHashMap<>();
       for (Operand o : plan.inputs()) mem.put(o, s.in(o));
       for (Operand o : plan.outputs()) mem.put(o, s.out(o));
+      for (Operand o : plan.scratch()) mem.put(o, s.scratch(o));
       for (KernelPlan.Launch l : plan.launches()) {
         Object[] args = l.args().toArray();
         for (int i = 0; i < args.length; i++)
           if (args[i] instanceof Operand o) args[i] = mem.get(o);
-        launch(l.kernel(), l.size(), args);
+        launch(l.kernel(), l.size(), l.group() == 0 ? LOCAL : l.group(), args);
       }
       s.finish();
       clFinish(queue);

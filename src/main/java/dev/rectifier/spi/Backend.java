@@ -40,6 +40,23 @@ public interface Backend extends AutoCloseable {
   void forward(Activation f, Shape shape, Operand x, Operand weight, Operand y);
 
   /**
+   * {@code y = f(x)} as {@link #forward} computes it, and the statistics of {@code y} (as written,
+   * blended or not) in {@link StatsRecords}' records of {@link StatsRecords#PER_RECORD} elements,
+   * computed in that order.
+   *
+   * @param sums {@code 3 * StatsRecords.records(y.length())} elements of y's type
+   * @param counts as many {@link DType#INT32} elements
+   */
+  void forwardWithStats(
+      Activation f,
+      Shape shape,
+      Operand x,
+      Operand weight,
+      Operand y,
+      Operand sums,
+      Operand counts);
+
+  /**
    * {@code gradInput = gradOutput * f'(x)}; for PReLU also {@code gradWeight[c] = sum of gradOutput
    * * x over the elements of channel c with !(x > 0)}, reduced in a fixed order.
    *

@@ -25,16 +25,54 @@ import java.util.List;
  * @param launches the kernels in order
  * @param inputs the operands the kernels read
  * @param outputs the operands the kernels write
+ * @param scratch device memory that lives for the call only ({@link Scratch}): its contents are
+ *     neither copied in nor out
  */
-public record KernelPlan(List<Launch> launches, List<Operand> inputs, List<Operand> outputs) {
+public record KernelPlan(
+    List<Launch> launches, List<Operand> inputs, List<Operand> outputs, List<Operand> scratch) {
+  /** A plan without scratch memory. */
+  public KernelPlan(List<Launch> launches, List<Operand> inputs, List<Operand> outputs) {
+    this(launches, inputs, outputs, List.of());
+  }
+
   /**
    * One kernel launch: one work-item (thread) per element of {@code size}.
    *
    * @param kernel the kernel's full name, e.g. {@code gelu_forward_f32}
    * @param size how many work-items
    * @param args the kernel's arguments in order
+   * @param group the work-group (block) size the kernel requires, or 0 for the backend's own
    */
-  public record Launch(String kernel, long size, List<Object> args) {}
+  public record Launch(String kernel, long size, List<Object> args, int group) {
+    /** A launch in the backend's own work-group size. */
+    public Launch(String kernel, long size, List<Object> args) {
+      this(kernel, size, args, 0);
+    }
+  }
+
+  /**
+   * Device memory of {@code length} elements that one plan uses and the backend frees after it.
+   * Compared by identity, as every operand is.
+   */
+  public static final class Scratch implements Operand {
+    private final DType dtype;
+    private final long length;
+
+    Scratch(DType dtype, long length) {
+      this.dtype = dtype;
+      this.length = length;
+    }
+
+    @Override
+    public DType dtype() {
+      return dtype;
+    }
+
+    @Override
+    public long length() {
+      return length;
+    }
+  }
 
   /**
    * An elementwise function's kernel and its parameters, for backends that stream host arrays in
@@ -256,6 +294,55 @@ public record KernelPlan(List<Launch> launches, List<Operand> inputs, List<Opera
   }
 
   /**
+   * {@code y = f(x)} and its statistics records ({@link StatsRecords}): the forward's kernel with
+   * statistics ({@code <f>_forward_stats_<t>}: its arguments, then the records of its work-groups
+   * of {@link StatsRecords#LANES}), or for crelu, whose work-items write their two outputs apart,
+   * the forward then {@code stats_<t>} over {@code y}; then {@code stats_reduce_<t>} folds each
+   * {@link StatsRecords#LANES} of those into one record of {@code sums} ({@code 3} per record, the
+   * type of {@code y}) and {@code counts} ({@link DType#INT32}, {@code 3} per record).
+   */
+  public static KernelPlan forwardWithStats(
+      Activation f,
+      Shape shape,
+      Operand x,
+      Operand weight,
+      Operand y,
+      Operand sums,
+      Operand counts) {
+    KernelPlan forward = forward(f, shape, x, weight, y);
+    DType t = y.dtype();
+    long m = y.length();
+    long leaves = StatsRecords.leaves(m);
+    Scratch leafSums = new Scratch(t, 3 * leaves);
+    Scratch leafCounts = new Scratch(DType.INT32, 3 * leaves);
+    int group = StatsRecords.LANES;
+    Launch plain = forward.launches().get(0);
+    List<Launch> l = new ArrayList<>();
+    if (f.function() == Activation.Function.CRELU) {
+      l.add(plain);
+      l.add(launchIn(group, "stats_" + t.shortName(), m, y, m, leafSums, leafCounts));
+    } else {
+      List<Object> args = new ArrayList<>(plain.args());
+      args.add(leafSums);
+      args.add(leafCounts);
+      String name = plain.kernel().replace("_forward_", "_forward_stats_");
+      l.add(new Launch(name, plain.size(), args, group));
+    }
+    l.add(
+        launchIn(
+            group,
+            "stats_reduce_" + t.shortName(),
+            leaves,
+            leafSums,
+            leafCounts,
+            leaves,
+            sums,
+            counts));
+    return new KernelPlan(
+        l, forward.inputs(), List.of(y, sums, counts), List.of(leafSums, leafCounts));
+  }
+
+  /**
    * {@code gradInput = gradOutput * f'(x)}; for PReLU also {@code gradWeight}, computed first,
    * since {@code gradInput} may be {@code x} or {@code gradOutput}.
    */
@@ -313,6 +400,10 @@ public record KernelPlan(List<Launch> launches, List<Operand> inputs, List<Opera
 
   private static Launch launch(String kernel, long size, Object... args) {
     return new Launch(kernel, size, Arrays.asList(args));
+  }
+
+  private static Launch launchIn(int group, String kernel, long size, Object... args) {
+    return new Launch(kernel, size, Arrays.asList(args), group);
   }
 
   /** A launch of a kernel that writes its output blended: {@code args} then alpha and beta. */

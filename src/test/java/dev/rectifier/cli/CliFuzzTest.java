@@ -130,6 +130,7 @@ class CliFuzzTest {
     // outputs only: a mask written over an input file would be a change the checks below refuse
     OPTIONS.put(
         "--mask-out", new String[] {"{OUT}", "{OUT2}", "{EXISTING}", "{DIR}", "{NODIR}", ""});
+    OPTIONS.put("--stats", new String[] {});
     OPTIONS.put("--training", new String[] {});
     OPTIONS.put("--json", new String[] {});
     OPTIONS.put("--help", new String[] {});

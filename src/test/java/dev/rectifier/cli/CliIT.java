@@ -9,6 +9,7 @@ import static org.junit.jupiter.api.Assertions.fail;
 import com.google.gson.JsonObject;
 import com.google.gson.JsonParser;
 import dev.rectifier.Activation;
+import dev.rectifier.ActivationStats;
 import dev.rectifier.DType;
 import dev.rectifier.Rectifier;
 import dev.rectifier.Shape;
@@ -664,6 +665,68 @@ class CliIT {
     }
   }
 
+  /**
+   * {@code --stats} prints the API's statistics as one JSON line, read whole and streamed in chunks
+   * (whose size it rounds up to whole blocks), on the CPU and on OpenCL where it is here.
+   */
+  @Test
+  void statsArePrintedAsTheApiGivesThem() throws Exception {
+    int n = 3 * 65_536 + 77;
+    float[] xs = new float[n];
+    java.util.Random random = new java.util.Random(5);
+    for (int i = 0; i < n; i++) xs[i] = (float) random.nextGaussian();
+    xs[3] = Float.NaN;
+    xs[4] = Float.NEGATIVE_INFINITY;
+    xs[5] = -0f;
+    Path x = dir.resolve("stats.x.npy");
+    Npy.writeAtomically(x, new int[] {n}, xs);
+    ActivationStats want;
+    try (Rectifier r = Rectifier.create("cpu")) {
+      want = r.forwardWithStats(Activation.leakyRelu(0.5), xs, new float[n]);
+    }
+    List<List<String>> runs = new ArrayList<>();
+    runs.add(List.of("--backend", "cpu"));
+    runs.add(List.of("--backend", "cpu", "--chunk-elements", "1000"));
+    if (openClHere()) runs.add(List.of("--backend", "opencl", "--chunk-elements", "70000"));
+    for (List<String> extra : runs) {
+      Path y = dir.resolve("stats.y.npy");
+      List<Object> args =
+          new ArrayList<>(
+              List.of(
+                  "forward",
+                  "leaky_relu",
+                  "--param",
+                  "slope=0.5",
+                  "--input",
+                  x,
+                  "--output",
+                  y,
+                  "--stats"));
+      args.addAll(extra);
+      Result r = run(args.toArray());
+      assertEquals(0, r.code(), r.err());
+      JsonObject j = JsonParser.parseString(r.out().strip()).getAsJsonObject();
+      assertEquals(want.count(), j.get("count").getAsLong(), extra.toString());
+      assertEquals(want.zeros(), j.get("zeros").getAsLong(), extra.toString());
+      assertEquals(want.zeroFraction(), j.get("zero_fraction").getAsDouble(), extra.toString());
+      assertEquals(want.l1(), j.get("l1").getAsDouble(), extra.toString());
+      assertEquals(1, j.get("nans").getAsLong(), extra.toString());
+      assertEquals(1, j.get("infinities").getAsLong(), extra.toString());
+      assertEquals(Double.NEGATIVE_INFINITY, j.get("min").getAsDouble(), extra.toString());
+      assertEquals(want.max(), j.get("max").getAsDouble(), extra.toString());
+      if (extra.contains("--chunk-elements")) {
+        int asked = Integer.parseInt(extra.get(extra.size() - 1));
+        int chunk = (asked + 65_535) / 65_536 * 65_536;
+        assertTrue(r.err().contains("streamed in chunks of " + chunk + " "), r.err());
+      }
+      float[] plain = new float[n];
+      try (Rectifier e = Rectifier.create("cpu")) {
+        e.forward(Activation.leakyRelu(0.5), xs, plain);
+      }
+      assertArrayEquals(plain, (float[]) Npy.read(y).data(), extra + " y");
+    }
+  }
+
   static Stream<Arguments> streamedCases() throws Exception {
     List<Arguments> cases = new ArrayList<>();
     for (String n : List.of("relu_0_f32", "elu_0_f64", "gelu_0_f32", "mish_0_f64", "silu_0_f32")) {
@@ -1078,6 +1141,19 @@ class CliIT {
             "mask of gelu",
             List.of("forward", "gelu", "--mask-out", "MASK", "--input", "X", "--output", "OUT"),
             "--mask-out: gelu() has no 1-bit mask"),
+        Arguments.of(
+            "stats with a mask",
+            List.of(
+                "forward",
+                "relu",
+                "--stats",
+                "--mask-out",
+                "MASK",
+                "--input",
+                "X",
+                "--output",
+                "OUT"),
+            "--stats and --mask-out are separate passes"),
         Arguments.of(
             "mask with a weight",
             List.of(

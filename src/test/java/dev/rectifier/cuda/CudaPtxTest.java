@@ -66,12 +66,22 @@ class CudaPtxTest {
     String cl = Files.readString(Path.of("kernels-opencl/rectifier.cl"));
     String doublePath = cl.substring(0, cl.indexOf("#else\n// ="));
     TreeSet<String> opencl = new TreeSet<>();
-    m = Pattern.compile("(?:__kernel|MASK_KERNEL) void (\\w+)_##SUFFIX").matcher(doublePath);
+    m =
+        Pattern.compile(
+                "(?:__kernel|MASK_KERNEL|STATS_KERNEL) void (\\w+)_##SUFFIX"
+                    + "|(?:FORWARD_KERNEL|WITH_STATS)\\(T, (\\w+), SUFFIX")
+            .matcher(doublePath);
     while (m.find()) {
-      opencl.add(m.group(1) + "_f32");
-      opencl.add(m.group(1) + "_f64");
+      for (String type : new String[] {"_f32", "_f64"}) {
+        if (m.group(1) != null) opencl.add(m.group(1) + type);
+        else if (!m.group(2).equals("NAME")) { // not the macros' own definitions
+          // a forward kernel and its twin with statistics
+          opencl.add(m.group(2) + type);
+          opencl.add(m.group(2) + "_stats" + type);
+        }
+      }
     }
-    assertEquals(76, opencl.size(), "38 kernels per type in the OpenCL file");
+    assertEquals(110, opencl.size(), "55 kernels per type in the OpenCL file");
     assertEquals(opencl, cuda);
   }
 
@@ -125,6 +135,8 @@ class CudaPtxTest {
         definitions(Files.readString(Path.of("kernels-cuda/rectifier.cu")));
     cuda.remove("global_index"); // CUDA's get_global_id(0)
     cuda.remove("#MASK_KERNEL"); // a plain kernel in CUDA, one with a work-group size in OpenCL
+    cuda.remove("#STATS_KERNEL"); // launch bounds in CUDA, a required work-group size in OpenCL
+    cuda.remove("#STATS_SYNC"); // __syncthreads() and barrier()
     assertTrue(cuda.size() > 50, "found " + cuda.keySet());
     for (java.util.Map.Entry<String, String> d : cuda.entrySet()) {
       assertEquals(
