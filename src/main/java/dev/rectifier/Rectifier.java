@@ -762,6 +762,17 @@ public final class Rectifier implements AutoCloseable {
   /** {@code y = f(x)} on buffers of this engine; {@code weight} is PReLU's, null otherwise. */
   public void forward(
       Activation f, Shape shape, DeviceBuffer x, DeviceBuffer weight, DeviceBuffer y) {
+    forwardBuffers(f, shape, x, weight, y, false);
+  }
+
+  /** The forward on buffers; with {@code stats}, its statistics too, else null. */
+  private ActivationStats forwardBuffers(
+      Activation f,
+      Shape shape,
+      DeviceBuffer x,
+      DeviceBuffer weight,
+      DeviceBuffer y,
+      boolean stats) {
     Lock l = enter();
     try {
       Operand xo = own(x, "x");
@@ -770,11 +781,15 @@ public final class Rectifier implements AutoCloseable {
       checkForward(f, shape, xo, wo, yo);
       checkOverlaps(f, new Object[] {y}, new Object[] {x, weight});
       Backend b = on(xo.dtype());
+      Records r = stats ? new Records(xo.dtype(), yo.length()) : null;
       try {
-        b.forward(f, shape, xo, wo, yo);
+        if (r == null) b.forward(f, shape, xo, wo, yo);
+        else b.forwardWithStats(f, shape, xo, wo, yo, r.sums, r.counts);
       } catch (RuntimeException e) {
-        throw failure(e, b, "forward", f, xo, "buffers", ON_BUFFERS);
+        String op = stats ? "forward with statistics" : "forward";
+        throw failure(e, b, op, f, xo, "buffers", ON_BUFFERS);
       }
+      return r == null ? null : r.stats();
     } finally {
       l.unlock();
     }
@@ -1385,24 +1400,7 @@ public final class Rectifier implements AutoCloseable {
    */
   public ActivationStats forwardWithStats(
       Activation f, Shape shape, DeviceBuffer x, DeviceBuffer weight, DeviceBuffer y) {
-    Lock l = enter();
-    try {
-      Operand xo = own(x, "x");
-      Operand wo = weight == null ? null : own(weight, "weight");
-      Operand yo = own(y, "y");
-      checkForward(f, shape, xo, wo, yo);
-      checkOverlaps(f, new Object[] {y}, new Object[] {x, weight});
-      Backend b = on(xo.dtype());
-      Records r = new Records(xo.dtype(), yo.length());
-      try {
-        b.forwardWithStats(f, shape, xo, wo, yo, r.sums, r.counts);
-      } catch (RuntimeException e) {
-        throw failure(e, b, "forward with statistics", f, xo, "buffers", ON_BUFFERS);
-      }
-      return r.stats();
-    } finally {
-      l.unlock();
-    }
+    return forwardBuffers(f, shape, x, weight, y, true);
   }
 
   /** The host arrays a backend writes its statistics records into, for {@code m} outputs. */

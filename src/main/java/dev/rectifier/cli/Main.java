@@ -498,24 +498,9 @@ public final class Main implements Callable<Integer> {
 
   /**
    * Computes {@code f} over the file {@code x} (and, backward, {@code g}) into {@code target} a
-   * chunk at a time ({@link NpyStream}), then says so on stderr.
+   * chunk at a time ({@link NpyStream}), then says so on stderr; with {@code stats}, a forward that
+   * returns its statistics (else null).
    */
-  private void streamed(
-      CommandSpec spec,
-      String what,
-      Activation f,
-      FunctionOptions o,
-      Npy.Layout x,
-      Npy.Layout g,
-      Path gFile,
-      Path target,
-      int chunk,
-      boolean fromOutput)
-      throws IOException {
-    streamed(spec, what, f, o, x, g, gFile, target, chunk, fromOutput, false);
-  }
-
-  /** The same; with {@code stats}, a forward that returns its statistics (else null). */
   private ActivationStats streamed(
       CommandSpec spec,
       String what,
@@ -828,7 +813,7 @@ public final class Main implements Callable<Integer> {
                   + Arrays.toString(lx.shape())
                   + "; give a gradient of the input's shape");
         }
-        main.streamed(spec, what, f, o, lx, lg, gradOutput, gradInput, chunk, fromOutput);
+        main.streamed(spec, what, f, o, lx, lg, gradOutput, gradInput, chunk, fromOutput, false);
         return 0;
       }
       Npy.Array x = read("--input", o.input);

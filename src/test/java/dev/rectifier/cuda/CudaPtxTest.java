@@ -143,4 +143,28 @@ class CudaPtxTest {
           opencl.get(d.getKey()), d.getValue(), d.getKey() + " differs from the OpenCL file's");
     }
   }
+
+  /** The text of the {@code #define} of {@code name} with its continuation lines. */
+  private static String macro(String source, String name) {
+    int at = source.indexOf("#define " + name + "(");
+    assertTrue(at >= 0, name + " is defined");
+    int end = at;
+    do {
+      end = source.indexOf('\n', end) + 1;
+    } while (source.charAt(end - 2) == '\\');
+    return normalized(source.substring(at, end));
+  }
+
+  /**
+   * The statistics' fold, whose order makes every backend's sums the same (StatsRecords), is the
+   * same text in both files: multi-line macros, which the test above does not read.
+   */
+  @Test
+  void itsStatisticsFoldIsTheOpenClFilesTokenForToken() throws IOException {
+    String cl = Files.readString(Path.of("kernels-opencl/rectifier.cl"));
+    String cu = Files.readString(Path.of("kernels-cuda/rectifier.cu"));
+    for (String name : new String[] {"STATS_LEAF", "STATS_RECORD", "STATS_HALVE", "STATS_FOLD"}) {
+      assertEquals(macro(cl, name), macro(cu, name), name + " differs from the OpenCL file's");
+    }
+  }
 }
