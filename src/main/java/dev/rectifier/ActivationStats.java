@@ -34,6 +34,11 @@ public final class ActivationStats {
   /** Outputs per block of the fixed-order sum; see {@link #plus}. */
   public static final int BLOCK = StatsRecords.PER_RECORD;
 
+  /** The statistics of no outputs: what {@link #plus} leaves a part as it is with. */
+  public static final ActivationStats NONE =
+      new ActivationStats(
+          0, 0, 0, 0, Double.POSITIVE_INFINITY, Double.NEGATIVE_INFINITY, new double[0]);
+
   private final long count;
   private final long zeros;
   private final long nans;

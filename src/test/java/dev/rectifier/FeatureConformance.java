@@ -681,6 +681,7 @@ interface FeatureConformance {
     ActivationStats first = r.forwardWithStats(g, x, 0, parts, 0, cut);
     ActivationStats rest = r.forwardWithStats(g, x, cut, parts, cut, n - cut);
     assertEquals(whole, first.plus(rest), "parts added");
+    assertEquals(whole, ActivationStats.NONE.plus(first).plus(rest), "from NONE");
     assertEquals(whole.toString(), first.plus(rest).toString());
   }
 
@@ -692,6 +693,7 @@ interface FeatureConformance {
     assertEquals(0, none.count());
     assertTrue(Double.isNaN(none.zeroFraction()) && Double.isNaN(none.min()), none.toString());
     assertTrue(Double.isNaN(none.max()) && none.l1() == 0, none.toString());
+    assertEquals(ActivationStats.NONE, none, "no outputs are NONE");
     float[] nan = new float[300];
     Arrays.fill(nan, Float.NaN);
     ActivationStats allNaN = r.forwardWithStats(Activation.silu(), nan, new float[300]);

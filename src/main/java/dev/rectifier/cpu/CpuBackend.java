@@ -284,9 +284,6 @@ final class CpuBackend implements Backend {
     int co = offset(counts);
     int records = (int) StatsRecords.records(m);
     boolean single = out instanceof float[];
-    // records are written from offset 0 of a scratch pair when the operands do not start at 0
-    Object rs = so == 0 ? s : (single ? new float[3 * records] : new double[3 * records]);
-    int[] rc = co == 0 ? c : new int[3 * records];
     if (f.function().channelwise()) {
       channelForward(f, shape, x, weight, y);
       split(
@@ -296,7 +293,8 @@ final class CpuBackend implements Backend {
             Stats stats = new Stats(single);
             for (int r = r0; r < r1; r++) {
               int from = r * StatsRecords.PER_RECORD;
-              stats.record(out, oo, from, Math.min(m, from + StatsRecords.PER_RECORD), rs, rc, r);
+              int to = Math.min(m, from + StatsRecords.PER_RECORD);
+              stats.record(out, oo, from, to, s, so + 3 * r, c, co + 3 * r);
             }
           });
     } else {
@@ -315,15 +313,14 @@ final class CpuBackend implements Backend {
                   oo,
                   from,
                   to,
-                  rs,
-                  rc,
-                  r,
+                  s,
+                  so + 3 * r,
+                  c,
+                  co + 3 * r,
                   (t0, t1) -> range(f, t0, t1, out, oo, body, scratch));
             }
           });
     }
-    if (rs != s) System.arraycopy(rs, 0, s, so, 3 * records);
-    if (rc != c) System.arraycopy(rc, 0, c, co, 3 * records);
   }
 
   /**

@@ -44,11 +44,12 @@ final class Stats {
   }
 
   /**
-   * Writes record {@code r} over {@code y[yo + from, yo + to)}, at most {@link
-   * StatsRecords#PER_RECORD} elements, into {@code sums} and {@code counts}.
+   * Writes the record over {@code y[yo + from, yo + to)}, at most {@link StatsRecords#PER_RECORD}
+   * elements, into {@code sums} from {@code sumsAt} and {@code counts} from {@code countsAt}.
    */
-  void record(Object y, int yo, int from, int to, Object sums, int[] counts, int r) {
-    record(y, yo, from, to, sums, counts, r, null);
+  void record(
+      Object y, int yo, int from, int to, Object sums, int sumsAt, int[] counts, int countsAt) {
+    record(y, yo, from, to, sums, sumsAt, counts, countsAt, null);
   }
 
   /**
@@ -56,7 +57,15 @@ final class Stats {
    * they are there already).
    */
   void record(
-      Object y, int yo, int from, int to, Object sums, int[] counts, int r, Producer produce) {
+      Object y,
+      int yo,
+      int from,
+      int to,
+      Object sums,
+      int sumsAt,
+      int[] counts,
+      int countsAt,
+      Producer produce) {
     min = Double.POSITIVE_INFINITY;
     max = Double.NEGATIVE_INFINITY;
     zeros = 0;
@@ -72,18 +81,18 @@ final class Stats {
     java.util.Arrays.fill(leafSums, leaves, LANES, 0);
     double sum = fold(leafSums);
     if (sums instanceof float[] s) {
-      s[3 * r] = (float) sum;
-      s[3 * r + 1] = (float) min;
-      s[3 * r + 2] = (float) max;
+      s[sumsAt] = (float) sum;
+      s[sumsAt + 1] = (float) min;
+      s[sumsAt + 2] = (float) max;
     } else {
       double[] s = (double[]) sums;
-      s[3 * r] = sum;
-      s[3 * r + 1] = min;
-      s[3 * r + 2] = max;
+      s[sumsAt] = sum;
+      s[sumsAt + 1] = min;
+      s[sumsAt + 2] = max;
     }
-    counts[3 * r] = zeros;
-    counts[3 * r + 1] = nans;
-    counts[3 * r + 2] = infinities;
+    counts[sumsAt] = zeros;
+    counts[sumsAt + 1] = nans;
+    counts[sumsAt + 2] = infinities;
   }
 
   /** One leaf record's sum over {@code count <= LANES} floats; min, max and counts accumulate. */
