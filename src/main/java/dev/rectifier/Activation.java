@@ -488,6 +488,15 @@ public final class Activation {
     return blendAlpha != 1 || blendBeta != 0;
   }
 
+  /**
+   * Whether a call may be split into calls on consecutive parts of its arrays with the same
+   * results: every function but the channel functions (PReLU, CReLU, Maxout: they need the whole
+   * shape) and RReLU in training (its slopes are numbered from the start of a call).
+   */
+  public boolean splittable() {
+    return !function.channelwise() && !(function == Function.RRELU && training);
+  }
+
   /** Whether the output is read before it is written ({@code blendBeta() != 0}). */
   public boolean readsOutput() {
     return blendBeta != 0;

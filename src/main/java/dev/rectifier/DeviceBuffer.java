@@ -154,7 +154,15 @@ public final class DeviceBuffer implements AutoCloseable {
   }
 
   static HostArray host(Object array, int offset, int length, String name) {
-    int size = java.lang.reflect.Array.getLength(array);
+    checkRange(java.lang.reflect.Array.getLength(array), offset, length, name);
+    return new HostArray(array, offset, length);
+  }
+
+  /**
+   * Refuses a range of {@code length} elements from {@code offset} that an array of {@code size}
+   * lacks.
+   */
+  static void checkRange(int size, int offset, int length, String name) {
     if (offset == 0 && length > size) {
       throw new IllegalArgumentException(
           name + " has " + size + " elements; the call needs " + length);
@@ -170,6 +178,5 @@ public final class DeviceBuffer implements AutoCloseable {
               + size
               + " elements");
     }
-    return new HostArray(array, offset, length);
   }
 }

@@ -605,6 +605,12 @@ public final class Rectifier implements AutoCloseable {
   /** A buffer of {@code length} elements of {@code dtype} on this engine's backend. */
   public DeviceBuffer allocate(DType dtype, long length) {
     Objects.requireNonNull(dtype, "dtype");
+    if (dtype.isHalf()) {
+      throw new IllegalArgumentException(
+          dtype
+              + " is a storage type of short[] host arrays, not of buffers; allocate FLOAT32 and"
+              + " convert with DType.decode, or pass short[] arrays to forward and backward");
+    }
     if (length < 0) {
       throw new IllegalArgumentException("length is " + length + "; give 0 or more");
     }
@@ -1034,6 +1040,260 @@ public final class Rectifier implements AutoCloseable {
           b -> b.backward(f, shape, xo, wo, go, dxo, gwo));
     } finally {
       l.unlock();
+    }
+  }
+
+  // ------------------------------------------------------------------ float16 and bfloat16 storage
+
+  /** Elements a split float16/bfloat16 call widens at a time: 8 MiB of float64 per array. */
+  private static final int HALF_CHUNK = 1 << 20;
+
+  /**
+   * {@code y = f(x)} over whole {@code short[]} arrays holding {@code storage} bit patterns ({@link
+   * DType#FLOAT16} or {@link DType#BFLOAT16}; {@link DType#encode} and {@link DType#decode} convert
+   * one value).
+   *
+   * <p>Each element is widened exactly, computed by this engine's float64 path (with the parameters
+   * as float64: they are not rounded to the storage type) and rounded once to the nearest {@code
+   * storage} value, ties to even. That is the correctly rounded {@code f(x)} unless the float64
+   * value lies within its few ULPs of error of a midpoint between two {@code storage} values, which
+   * none of the 65,536 inputs of either type does for any function (the tests check every one).
+   * Blending ({@link Activation#blend}) is done in float64, before the rounding.
+   *
+   * <p>The backend that computes float64 ({@link #backend(DType)}) computes; where it cannot (an
+   * OpenCL device without fp64, forced), the call is refused rather than rounded twice through
+   * float32. Functions that may be split ({@link Activation#splittable}) widen {@value #HALF_CHUNK}
+   * elements at a time, the channel functions and RReLU in training the whole tensor. Thread-safety
+   * and in-place rules are those of the float overloads; the arrays are borrowed for the call.
+   * Device buffers do not hold these types.
+   */
+  public void forward(Activation f, DType storage, short[] x, short[] y) {
+    forward(f, storage, x, 0, y, 0, Objects.requireNonNull(x, "x").length);
+  }
+
+  /**
+   * float16/bfloat16 {@code y[yOffset..] = f(x[xOffset..])}; see {@link #forward(Activation, DType,
+   * short[], short[])}.
+   */
+  public void forward(
+      Activation f, DType storage, short[] x, int xOffset, short[] y, int yOffset, int length) {
+    halfForward(f, storage, Shape.vector(length), x, xOffset, null, y, yOffset);
+  }
+
+  /**
+   * float16/bfloat16 {@code y = f(x)} for a tensor of {@code shape}; see {@link
+   * #forward(Activation, DType, short[], short[])}.
+   */
+  public void forward(Activation f, DType storage, Shape shape, short[] x, short[] y) {
+    halfForward(f, storage, shape, x, 0, null, y, 0);
+  }
+
+  /** float16/bfloat16 PReLU forward, one weight per channel (or one), of {@code storage} too. */
+  public void forward(
+      Activation f, DType storage, Shape shape, short[] x, short[] weight, short[] y) {
+    halfForward(f, storage, shape, x, 0, Objects.requireNonNull(weight, "weight"), y, 0);
+  }
+
+  /**
+   * float16/bfloat16 {@code gradInput = gradOutput * f'(x)} over whole arrays: computed in float64
+   * and rounded once, as {@link #forward(Activation, DType, short[], short[])} says.
+   */
+  public void backward(
+      Activation f, DType storage, short[] x, short[] gradOutput, short[] gradInput) {
+    backward(f, storage, x, 0, gradOutput, 0, gradInput, 0, Objects.requireNonNull(x, "x").length);
+  }
+
+  /** float16/bfloat16 backward over {@code length} elements of each array. */
+  public void backward(
+      Activation f,
+      DType storage,
+      short[] x,
+      int xOffset,
+      short[] gradOutput,
+      int gradOutputOffset,
+      short[] gradInput,
+      int gradInputOffset,
+      int length) {
+    halfBackward(
+        f,
+        storage,
+        Shape.vector(length),
+        x,
+        xOffset,
+        null,
+        gradOutput,
+        gradOutputOffset,
+        gradInput,
+        gradInputOffset,
+        null);
+  }
+
+  /** float16/bfloat16 backward for a tensor of {@code shape}. */
+  public void backward(
+      Activation f, DType storage, Shape shape, short[] x, short[] gradOutput, short[] gradInput) {
+    halfBackward(f, storage, shape, x, 0, null, gradOutput, 0, gradInput, 0, null);
+  }
+
+  /**
+   * float16/bfloat16 PReLU backward: {@code gradWeight[c]} is summed in float64 in the float64
+   * path's order and rounded once.
+   */
+  public void backward(
+      Activation f,
+      DType storage,
+      Shape shape,
+      short[] x,
+      short[] weight,
+      short[] gradOutput,
+      short[] gradInput,
+      short[] gradWeight) {
+    halfBackward(
+        f,
+        storage,
+        shape,
+        x,
+        0,
+        Objects.requireNonNull(weight, "weight"),
+        gradOutput,
+        0,
+        gradInput,
+        0,
+        Objects.requireNonNull(gradWeight, "gradWeight"));
+  }
+
+  /** A range of a {@code short[]} (or of any host array): what the overlap checks compare. */
+  private record Span(Object array, int offset, int length) {}
+
+  private static Span span(short[] a, int offset, int length, String name) {
+    DeviceBuffer.checkRange(a.length, offset, length, name);
+    return new Span(a, offset, length);
+  }
+
+  /** Refuses a type that is not a 16-bit storage type. */
+  private static void checkHalf(DType storage) {
+    Objects.requireNonNull(storage, "storage");
+    if (!storage.isHalf()) {
+      throw new IllegalArgumentException(
+          "storage is "
+              + storage
+              + "; short[] arrays hold FLOAT16 or BFLOAT16 bit patterns (float[] and double[]"
+              + " have overloads of their own)");
+    }
+  }
+
+  /** Refuses an engine whose float64 backend cannot compute: the storage types compute in it. */
+  private void checkComputesHalf(DType storage) {
+    Backend b = byType.get(DType.FLOAT64);
+    String why = b.unsupported(DType.FLOAT64);
+    if (why != null) {
+      throw new RectifierException(
+          storage.name().toLowerCase(Locale.ROOT)
+              + " is computed in float64, which cannot run on backend '"
+              + b.name()
+              + "': "
+              + why
+              + "; use --backend cpu (or auto, which computes float64 on the next backend that"
+              + " can)");
+    }
+  }
+
+  private void halfForward(
+      Activation f,
+      DType t,
+      Shape shape,
+      short[] x,
+      int xOffset,
+      short[] w,
+      short[] y,
+      int yOffset) {
+    Objects.requireNonNull(f, "activation");
+    Objects.requireNonNull(shape, "shape");
+    Objects.requireNonNull(x, "x");
+    Objects.requireNonNull(y, "y");
+    checkHalf(t);
+    int n = sizeOf(shape, "x");
+    int m = sizeOf(f.outputShape(shape), "y");
+    Span ys = span(y, yOffset, m, "y");
+    Span ws = w == null ? null : span(w, 0, w.length, "weight");
+    checkOverlaps(f, new Object[] {ys}, new Object[] {span(x, xOffset, n, "x"), ws});
+    checkComputesHalf(t);
+    if (!f.splittable() || w != null) { // a weight for another function: forwardArrays refuses it
+      double[] wy = f.readsOutput() ? HalfFloats.widen(t, y, yOffset, m) : new double[m];
+      double[] ww = w == null ? null : HalfFloats.widen(t, w, 0, w.length);
+      forwardArrays(f, shape, HalfFloats.widen(t, x, xOffset, n), 0, ww, wy, 0);
+      HalfFloats.narrow(t, wy, y, yOffset);
+      return;
+    }
+    for (int at = 0; at < n || at == 0; at += HALF_CHUNK) { // n = 0: one call, for its checks
+      int len = Math.min(HALF_CHUNK, n - at);
+      double[] wy = f.readsOutput() ? HalfFloats.widen(t, y, yOffset + at, len) : new double[len];
+      double[] wx = HalfFloats.widen(t, x, xOffset + at, len);
+      forward(f, wx, 0, wy, 0, len);
+      HalfFloats.breakTies(t, HalfFloats.secondOrderSign(f), wx, wy);
+      HalfFloats.narrow(t, wy, y, yOffset + at);
+    }
+  }
+
+  private void halfBackward(
+      Activation f,
+      DType t,
+      Shape shape,
+      short[] x,
+      int xOffset,
+      short[] w,
+      short[] g,
+      int gOffset,
+      short[] dx,
+      int dxOffset,
+      short[] gw) {
+    Objects.requireNonNull(f, "activation");
+    Objects.requireNonNull(shape, "shape");
+    Objects.requireNonNull(x, "x");
+    Objects.requireNonNull(g, "gradOutput");
+    Objects.requireNonNull(dx, "gradInput");
+    checkHalf(t);
+    int n = sizeOf(shape, "x");
+    int m = sizeOf(f.outputShape(shape), "gradOutput");
+    Span dxs = span(dx, dxOffset, n, "gradInput");
+    Span gws = gw == null ? null : span(gw, 0, gw.length, "gradWeight");
+    Span ws = w == null ? null : span(w, 0, w.length, "weight");
+    checkOverlaps(
+        f,
+        new Object[] {dxs, gws},
+        new Object[] {span(x, xOffset, n, "x"), ws, span(g, gOffset, m, "gradOutput")});
+    checkComputesHalf(t);
+    if (!f.splittable() || w != null || gw != null) {
+      double[] wdx = f.readsOutput() ? HalfFloats.widen(t, dx, dxOffset, n) : new double[n];
+      double[] wgw = gw == null ? null : new double[gw.length];
+      backwardArrays(
+          f,
+          shape,
+          HalfFloats.widen(t, x, xOffset, n),
+          0,
+          w == null ? null : HalfFloats.widen(t, w, 0, w.length),
+          HalfFloats.widen(t, g, gOffset, m),
+          0,
+          wdx,
+          0,
+          wgw);
+      HalfFloats.narrow(t, wdx, dx, dxOffset);
+      if (gw != null) HalfFloats.narrow(t, wgw, gw, 0);
+      return;
+    }
+    for (int at = 0; at < n || at == 0; at += HALF_CHUNK) {
+      int len = Math.min(HALF_CHUNK, n - at);
+      double[] wdx =
+          f.readsOutput() ? HalfFloats.widen(t, dx, dxOffset + at, len) : new double[len];
+      backward(
+          f,
+          HalfFloats.widen(t, x, xOffset + at, len),
+          0,
+          HalfFloats.widen(t, g, gOffset + at, len),
+          0,
+          wdx,
+          0,
+          len);
+      HalfFloats.narrow(t, wdx, dx, dxOffset + at);
     }
   }
 
@@ -1683,8 +1943,8 @@ public final class Rectifier implements AutoCloseable {
 
   private static boolean overlaps(Object a, Object b) {
     if (a instanceof DeviceBuffer || b instanceof DeviceBuffer) return a == b;
-    HostArray p = (HostArray) a;
-    HostArray q = (HostArray) b;
+    Span p = span(a);
+    Span q = span(b);
     return p.array() == q.array()
         && p.length() > 0
         && q.length() > 0
@@ -1694,9 +1954,15 @@ public final class Rectifier implements AutoCloseable {
 
   private static boolean sameRange(Object a, Object b) {
     if (a instanceof DeviceBuffer || b instanceof DeviceBuffer) return a == b;
-    HostArray p = (HostArray) a;
-    HostArray q = (HostArray) b;
+    Span p = span(a);
+    Span q = span(b);
     return p.offset() == q.offset() && p.length() == q.length();
+  }
+
+  private static Span span(Object hostArrayOrSpan) {
+    if (hostArrayOrSpan instanceof Span s) return s;
+    HostArray h = (HostArray) hostArrayOrSpan;
+    return new Span(h.array(), h.offset(), h.count());
   }
 
   private Lock enter() {

@@ -45,12 +45,12 @@ import org.junit.jupiter.params.provider.MethodSource;
  * <p>A subclass names its backend; if that backend cannot run here, the subclass decides whether
  * that is a skip (with the reason) or a failure (a backend expected here, as in CI).
  */
-public abstract class BackendConformanceTest implements FeatureConformance {
+public abstract class BackendConformanceTest implements FeatureConformance, HalfConformance {
   /** The backend's name, as forced through {@link Rectifier.Builder#backend}. */
   protected abstract String backend();
 
   /** The name the worst-ULP report gives this suite's results. */
-  protected String label() {
+  public String label() {
     return backend();
   }
 
@@ -90,6 +90,29 @@ public abstract class BackendConformanceTest implements FeatureConformance {
         e.getMessage());
   }
 
+  /**
+   * Runs {@code body}, or checks that {@code t} is refused when the backend does not compute
+   * float64 (the storage types compute in float64).
+   */
+  @Override
+  public void inHalf(DType t, org.junit.jupiter.api.function.Executable body) throws Throwable {
+    if (computesFloat64()) {
+      body.execute();
+      return;
+    }
+    RectifierException e = assertThrows(RectifierException.class, body);
+    String type = t.name().toLowerCase(java.util.Locale.ROOT);
+    assertTrue(
+        e.getMessage()
+                .startsWith(
+                    type
+                        + " is computed in float64, which cannot run on backend '"
+                        + backend()
+                        + "'")
+            && e.getMessage().contains("--backend cpu"),
+        e.getMessage());
+  }
+
   private static final Map<String, Long> WORST = new ConcurrentSkipListMap<>();
   private static final Map<String, String> WORST_AT = new ConcurrentSkipListMap<>();
 
@@ -116,6 +139,14 @@ public abstract class BackendConformanceTest implements FeatureConformance {
 
   @AfterAll
   static void printWorstUlp() {
+    if (!HalfConformance.WORST_HALF.isEmpty()) {
+      StringBuilder h =
+          new StringBuilder(
+              "\nWorst error of float16/bfloat16 results, in ULPs of the type, against float64:\n");
+      HalfConformance.WORST_HALF.forEach((k, v) -> h.append(String.format("%-41s %.6f%n", k, v)));
+      System.out.println(h);
+      HalfConformance.WORST_HALF.clear();
+    }
     if (WORST.isEmpty()) return;
     StringBuilder s = new StringBuilder("\nWorst ULP against the 50-digit reference (golden):\n");
     s.append(String.format("%-41s %6s  %s%n", "backend function dtype direction", "ULP", "at x ="));

@@ -305,6 +305,29 @@ public final class Main implements Callable<Integer> {
                 + " 256 MiB, with any number of elements; elementwise functions only).")
     Integer chunkElements;
 
+    @Option(
+        names = "--bfloat16",
+        description =
+            "The .npy files hold bfloat16 bit patterns as '<u2' (NumPy has no bfloat16:"
+                + " a.view(np.uint16) from ml_dtypes, t.view(torch.uint16) from PyTorch); the"
+                + " output is written the same way. float16 ('<f2') needs no option.")
+    boolean bfloat16;
+
+    /** Refuses a bfloat16 input without --bfloat16 (it might be integers), and the reverse. */
+    void checkStorage(DType input) {
+      if (input == DType.BFLOAT16 && !bfloat16) {
+        throw new IllegalArgumentException(
+            "--input holds 2-byte unsigned integers ('<u2'); if they are bfloat16 bit patterns,"
+                + " add --bfloat16");
+      }
+      if (bfloat16 && input != DType.BFLOAT16) {
+        throw new IllegalArgumentException(
+            "--bfloat16: --input holds "
+                + name(input)
+                + "; give bfloat16 bit patterns as '<u2', or drop --bfloat16");
+      }
+    }
+
     /**
      * The chunk size when {@code f} on an input of {@code layout} streams, or 0 when it is read
      * whole.
@@ -582,10 +605,13 @@ public final class Main implements Callable<Integer> {
       case FLOAT32 -> "float32";
       case FLOAT64 -> "float64";
       case INT32 -> "int32";
+      case FLOAT16 -> "float16";
+      case BFLOAT16 -> "bfloat16";
     };
   }
 
   private static Object newArray(DType t, long n) {
+    if (t.isHalf()) return new short[(int) n];
     return t == DType.FLOAT32 ? new float[(int) n] : new double[(int) n];
   }
 
@@ -631,6 +657,14 @@ public final class Main implements Callable<Integer> {
       Activation f = o.activation();
       checkOutput("--output", output, o.input, o.weight);
       Npy.Layout lx = layout("--input", o.input);
+      o.checkStorage(lx.dtype());
+      if (lx.dtype().isHalf() && (maskOut != null || stats)) {
+        throw new IllegalArgumentException(
+            (stats ? "--stats" : "--mask-out")
+                + " is not computed on "
+                + name(lx.dtype())
+                + " yet; convert the input to float32, or drop the option");
+      }
       if (maskOut != null) {
         requireMask("--mask-out", f, o, "keep x for backward");
         checkOutput("--mask-out", maskOut, o.input, o.weight, output);
@@ -682,6 +716,10 @@ public final class Main implements Callable<Integer> {
                       (double[]) x.data(),
                       w == null ? null : (double[]) w.data(),
                       (double[]) y);
+        } else if (x.dtype().isHalf()) {
+          short[] xs = (short[]) x.data();
+          if (w != null) r.forward(f, x.dtype(), shape, xs, (short[]) w.data(), (short[]) y);
+          else r.forward(f, x.dtype(), shape, xs, (short[]) y);
         } else if (x.dtype() == DType.FLOAT32) {
           if (w != null) r.forward(f, shape, (float[]) x.data(), (float[]) w.data(), (float[]) y);
           else r.forward(f, shape, (float[]) x.data(), (float[]) y);
@@ -692,7 +730,7 @@ public final class Main implements Callable<Integer> {
             r.forward(f, shape, (double[]) x.data(), (double[]) y);
           }
         }
-        Npy.writeAtomically(output, out.dims(), y);
+        Npy.writeAtomically(output, out.dims(), x.dtype(), y);
         if (mask != null) Npy.writeAtomically(maskOut, new int[] {mask.length}, mask);
         String how = mask == null ? "" : " with a mask of " + mask.length + " words";
         ran(spec.commandLine().getErr(), "forward", f, x.dtype(), shape.toString(), how, r, start);
@@ -801,6 +839,13 @@ public final class Main implements Callable<Integer> {
       checkOutput("--grad-input", gradInput, o.input, gradOutput, o.weight);
       if (prelu) checkOutput("--grad-weight", gradWeight, o.input, gradOutput, o.weight, gradInput);
       Npy.Layout lx = layout("--input", o.input);
+      o.checkStorage(lx.dtype());
+      if (lx.dtype().isHalf() && fromOutput) {
+        throw new IllegalArgumentException(
+            "--from-output is not computed on "
+                + name(lx.dtype())
+                + " yet; give x, or convert the files to float32");
+      }
       int chunk = o.chunk(f, lx);
       if (chunk > 0) {
         Npy.Layout lg = layout("--grad-output", gradOutput);
@@ -840,7 +885,16 @@ public final class Main implements Callable<Integer> {
       Object dw = w == null ? null : newArray(x.dtype(), w.size());
       long start = System.nanoTime();
       try (Rectifier r = main.engines.open(o.backend)) {
-        if (x.dtype() == DType.FLOAT32) {
+        if (x.dtype().isHalf()) {
+          DType t = x.dtype();
+          short[] xs = (short[]) x.data();
+          short[] gs = (short[]) g.data();
+          if (w != null) {
+            r.backward(f, t, shape, xs, (short[]) w.data(), gs, (short[]) dx, (short[]) dw);
+          } else {
+            r.backward(f, t, shape, xs, gs, (short[]) dx);
+          }
+        } else if (x.dtype() == DType.FLOAT32) {
           if (w != null) {
             r.backward(
                 f,
@@ -871,8 +925,8 @@ public final class Main implements Callable<Integer> {
             r.backward(f, shape, (double[]) x.data(), (double[]) g.data(), (double[]) dx);
           }
         }
-        Npy.writeAtomically(gradInput, shape.dims(), dx);
-        if (dw != null) Npy.writeAtomically(gradWeight, w.shape(), dw);
+        Npy.writeAtomically(gradInput, shape.dims(), x.dtype(), dx);
+        if (dw != null) Npy.writeAtomically(gradWeight, w.shape(), x.dtype(), dw);
         ran(spec.commandLine().getErr(), what, f, x.dtype(), shape.toString(), "", r, start);
       }
       return 0;
@@ -894,6 +948,12 @@ public final class Main implements Callable<Integer> {
                 + " holds "
                 + name(m.dtype())
                 + ", not a mask's words; with --from-mask give the file forward --mask-out wrote");
+      }
+      if (g.dtype().isHalf()) {
+        throw new IllegalArgumentException(
+            "--from-mask is not computed on "
+                + name(g.dtype())
+                + " yet; convert --grad-output to float32");
       }
       long words = Rectifier.maskWords(g.size());
       if (m.shape().length != 1 || m.size() != words) {

@@ -20,10 +20,11 @@ import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
- * NumPy {@code .npy} files of float32 and float64, C order, header versions 1, 2 and 3 (the format
- * of numpy/lib/format.py). Written here because no maintained Java library reads {@code .npy}
- * without pulling in a runtime of its own (the Kotlin one needs kotlin-stdlib), and the format is
- * one header and raw data.
+ * NumPy {@code .npy} files of float32, float64, float16 ({@code <f2}), bfloat16 (its bit patterns
+ * as {@code <u2}, or {@code V2} as ml_dtypes saves it: NumPy has no bfloat16) and int32 (masks), C
+ * order, header versions 1, 2 and 3 (the format of numpy/lib/format.py). Written here because no
+ * maintained Java library reads {@code .npy} without pulling in a runtime of its own (the Kotlin
+ * one needs kotlin-stdlib), and the format is one header and raw data.
  *
  * <p>Every defect is an {@link NpyException} whose message names the file and what is wrong. The
  * header is checked against the file's size before any data is read, so a header that claims more
@@ -45,7 +46,8 @@ public final class Npy {
   }
 
   /**
-   * An array read from a file: its type, shape and data (a {@code float[]} or {@code double[]}).
+   * An array read from a file: its type, shape and data (a {@code float[]}, {@code double[]},
+   * {@code int[]}, or {@code short[]} of float16 or bfloat16 bit patterns).
    */
   public record Array(DType dtype, int[] shape, Object data) {
     /** The number of elements. */
@@ -163,6 +165,10 @@ public final class Npy {
         int[] a = new int[(int) size];
         data.asIntBuffer().get(a);
         array = a;
+      } else if (l.dtype().isHalf()) {
+        short[] a = new short[(int) size];
+        data.asShortBuffer().get(a);
+        array = a;
       } else {
         double[] a = new double[(int) size];
         data.asDoubleBuffer().get(a);
@@ -210,17 +216,22 @@ public final class Npy {
     }
     String descr = d.group(1);
     // the byte order, then the type: '<' or '=' (native, little-endian on every host we run on)
-    // or '>', then f4, f8 or i4 (a mask's words)
+    // or '>', then f4, f8, f2, u2 (bfloat16's bits) or i4 (a mask's words); '|' (no order) with
+    // V2: ml_dtypes' bfloat16 as np.save writes it
     ByteOrder order =
         descr.startsWith(">")
             ? ByteOrder.BIG_ENDIAN
-            : (descr.startsWith("<") || descr.startsWith("=")) ? ByteOrder.LITTLE_ENDIAN : null;
+            : (descr.startsWith("<") || descr.startsWith("=") || descr.equals("|V2"))
+                ? ByteOrder.LITTLE_ENDIAN
+                : null;
     DType dtype =
         order == null
             ? null
             : switch (descr.substring(1)) {
               case "f4" -> DType.FLOAT32;
               case "f8" -> DType.FLOAT64;
+              case "f2" -> DType.FLOAT16;
+              case "u2", "V2" -> DType.BFLOAT16;
               case "i4" -> DType.INT32;
               default -> null;
             };
@@ -229,8 +240,8 @@ public final class Npy {
           file
               + " holds '"
               + Text.excerpt(descr)
-              + "'; only float32 ('<f4') and float64 ('<f8') are read: convert it with"
-              + " numpy's astype(np.float32)");
+              + "'; float32 ('<f4'), float64 ('<f8'), float16 ('<f2') and bfloat16 bits ('<u2')"
+              + " are read: convert it with numpy's astype(np.float32)");
     }
     if (f.group(1).equals("True")) {
       throw new NpyException(
@@ -262,13 +273,28 @@ public final class Npy {
    * {@code target} is either untouched or complete.
    */
   public static void writeAtomically(Path target, int[] shape, Object data) throws IOException {
+    writeAtomically(target, shape, typeOf(data), data);
+  }
+
+  /**
+   * {@link #writeAtomically(Path, int[], Object)} with the type given: a short[] of float16 or
+   * bfloat16.
+   */
+  public static void writeAtomically(Path target, int[] shape, DType dtype, Object data)
+      throws IOException {
     Path tmp = temporaryBeside(target);
     try {
-      write(tmp, shape, data);
+      write(tmp, shape, dtype, data);
       moveOver(tmp, target);
     } finally {
       Files.deleteIfExists(tmp);
     }
+  }
+
+  private static DType typeOf(Object data) {
+    return data instanceof float[]
+        ? DType.FLOAT32
+        : data instanceof int[] ? DType.INT32 : DType.FLOAT64;
   }
 
   /**
@@ -305,10 +331,11 @@ public final class Npy {
 
   /** Writes a version 1 header (version 2 when it does not fit) and the data, little-endian. */
   public static void write(Path file, int[] shape, Object data) throws IOException {
-    DType dtype =
-        data instanceof float[]
-            ? DType.FLOAT32
-            : data instanceof int[] ? DType.INT32 : DType.FLOAT64;
+    write(file, shape, typeOf(data), data);
+  }
+
+  /** {@link #write(Path, int[], Object)} with the type given: a short[] of float16 or bfloat16. */
+  public static void write(Path file, int[] shape, DType dtype, Object data) throws IOException {
     long[] dimsLong = new long[shape.length];
     for (int i = 0; i < shape.length; i++) dimsLong[i] = shape[i];
     try (OutputStream out = Files.newOutputStream(file)) {
@@ -321,6 +348,7 @@ public final class Npy {
         int m = Math.min(n - i, chunk.capacity() / width);
         if (data instanceof float[] a) chunk.asFloatBuffer().put(a, i, m);
         else if (data instanceof int[] a) chunk.asIntBuffer().put(a, i, m);
+        else if (data instanceof short[] a) chunk.asShortBuffer().put(a, i, m);
         else chunk.asDoubleBuffer().put((double[]) data, i, m);
         out.write(chunk.array(), 0, m * width);
         i += m;
@@ -340,7 +368,7 @@ public final class Npy {
     String dict =
         "{'descr': '"
             + "<"
-            + dtype.shortName().charAt(0)
+            + (dtype == DType.BFLOAT16 ? 'u' : dtype.shortName().charAt(0)) // bfloat16: bits
             + dtype.bytes()
             + "', 'fortran_order': False, 'shape': ("
             + dims

@@ -43,8 +43,7 @@ final class NpyStream {
 
   /** Whether {@code f} may be computed a chunk at a time. */
   static boolean streams(Activation f) {
-    return !f.function().channelwise()
-        && !(f.function() == Activation.Function.RRELU && f.training());
+    return f.splittable();
   }
 
   /**
@@ -87,9 +86,9 @@ final class NpyStream {
       FileChannel oc = out.getChannel();
       oc.write(ByteBuffer.wrap(header), 0);
       int size = (int) Math.min(chunk, Math.max(1, x.count()));
-      Object xs = t == DType.FLOAT32 ? new float[size] : new double[size];
-      Object gs = g == null ? null : (t == DType.FLOAT32 ? new float[size] : new double[size]);
-      Object ys = t == DType.FLOAT32 ? new float[size] : new double[size];
+      Object xs = chunkArray(t, size);
+      Object gs = g == null ? null : chunkArray(t, size);
+      Object ys = chunkArray(t, size);
       ByteBuffer io = ByteBuffer.allocateDirect(size * b);
       for (long from = 0; from < x.count(); from += size) {
         int n = (int) Math.min(size, x.count() - from);
@@ -103,11 +102,12 @@ final class NpyStream {
                   : engine.forwardWithStats(f, (double[]) xs, 0, (double[]) ys, 0, n);
           sum = sum.plus(part);
         } else {
-          compute(engine, f, xs, gs, ys, n, fromOutput);
+          compute(engine, f, t, xs, gs, ys, n, fromOutput);
         }
         io.clear().limit(n * b);
         io.order(ByteOrder.LITTLE_ENDIAN);
         if (ys instanceof float[] a) io.asFloatBuffer().put(a, 0, n);
+        else if (ys instanceof short[] a) io.asShortBuffer().put(a, 0, n);
         else io.asDoubleBuffer().put((double[]) ys, 0, n);
         long at = header.length + from * b;
         while (io.hasRemaining()) at += oc.write(io, at);
@@ -149,11 +149,23 @@ final class NpyStream {
     io.flip();
     io.order(order);
     if (into instanceof float[] a) io.asFloatBuffer().get(a, 0, n);
+    else if (into instanceof short[] a) io.asShortBuffer().get(a, 0, n);
     else io.asDoubleBuffer().get((double[]) into, 0, n);
   }
 
+  /** A chunk's array: short[] for the 16-bit storage types. */
+  private static Object chunkArray(DType t, int size) {
+    if (t.isHalf()) return new short[size];
+    return t == DType.FLOAT32 ? new float[size] : new double[size];
+  }
+
   private static void compute(
-      Rectifier r, Activation f, Object x, Object g, Object y, int n, boolean fromOutput) {
+      Rectifier r, Activation f, DType t, Object x, Object g, Object y, int n, boolean fromOutput) {
+    if (x instanceof short[] xs) { // the caller refuses --from-output on these types
+      if (g == null) r.forward(f, t, xs, 0, (short[]) y, 0, n);
+      else r.backward(f, t, xs, 0, (short[]) g, 0, (short[]) y, 0, n);
+      return;
+    }
     if (fromOutput) {
       if (x instanceof float[] xf)
         r.backwardFromOutput(f, xf, 0, (float[]) g, 0, (float[]) y, 0, n);

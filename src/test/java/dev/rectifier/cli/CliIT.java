@@ -727,6 +727,77 @@ class CliIT {
     }
   }
 
+  /**
+   * float16 ('<f2') and bfloat16 ('<u2' bits with --bfloat16) files, read whole and streamed, on
+   * the CPU and on OpenCL where it is here: the output file holds the API's results in the input's
+   * type; a '<u2' file without --bfloat16, --bfloat16 on a float32 file and --stats on float16 are
+   * refused in one line, writing nothing.
+   */
+  @Test
+  void float16AndBfloat16FilesGiveTheApisResults() throws Exception {
+    int n = 70_001;
+    java.util.Random random = new java.util.Random(9);
+    for (DType t : new DType[] {DType.FLOAT16, DType.BFLOAT16}) {
+      short[] xs = new short[n];
+      short[] gs = new short[n];
+      for (int i = 0; i < n; i++) {
+        xs[i] = t.encode(random.nextGaussian() * 3);
+        gs[i] = t.encode(random.nextGaussian());
+      }
+      Path x = dir.resolve("half.x.npy");
+      Path g = dir.resolve("half.g.npy");
+      Npy.writeAtomically(x, new int[] {n}, t, xs);
+      Npy.writeAtomically(g, new int[] {n}, t, gs);
+      short[] wantY = new short[n];
+      short[] wantDx = new short[n];
+      try (Rectifier r = Rectifier.create("cpu")) {
+        r.forward(Activation.gelu(), t, xs, wantY);
+        r.backward(Activation.gelu(), t, xs, gs, wantDx);
+      }
+      List<String> storage = t == DType.BFLOAT16 ? List.of("--bfloat16") : List.of();
+      List<List<String>> runs = new ArrayList<>();
+      runs.add(List.of("--backend", "cpu"));
+      runs.add(List.of("--backend", "cpu", "--chunk-elements", "1000"));
+      if (openClHere()) runs.add(List.of("--backend", "opencl", "--chunk-elements", "30000"));
+      for (List<String> extra : runs) {
+        Path y = dir.resolve("half.y.npy");
+        Path dx = dir.resolve("half.dx.npy");
+        List<Object> fw = new ArrayList<>(List.of("forward", "gelu", "--input", x, "--output", y));
+        fw.addAll(storage);
+        fw.addAll(extra);
+        Result r = run(fw.toArray());
+        assertEquals(0, r.code(), r.err());
+        Npy.Array got = Npy.read(y);
+        assertEquals(t, got.dtype(), extra.toString());
+        assertArrayEquals(wantY, (short[]) got.data(), t + " " + extra + " y");
+        List<Object> bw =
+            new ArrayList<>(
+                List.of("backward", "gelu", "--input", x, "--grad-output", g, "--grad-input", dx));
+        bw.addAll(storage);
+        bw.addAll(extra);
+        r = run(bw.toArray());
+        assertEquals(0, r.code(), r.err());
+        assertArrayEquals(wantDx, (short[]) Npy.read(dx).data(), t + " " + extra + " dx");
+        String header = new String(Files.readAllBytes(y), 0, 60, StandardCharsets.ISO_8859_1);
+        assertTrue(header.contains(t == DType.FLOAT16 ? "'<f2'" : "'<u2'"), header);
+      }
+    }
+    Path bits = dir.resolve("half.x.npy"); // bfloat16 bits, from the last round
+    Path out = dir.resolve("refused.npy");
+    Result r = run("forward", "relu", "--input", bits, "--output", out);
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("add --bfloat16"), r.err());
+    Path floats = dir.resolve("half.f32.npy");
+    Npy.writeAtomically(floats, new int[] {2}, new float[] {1, -1});
+    r = run("forward", "relu", "--input", floats, "--output", out, "--bfloat16");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("--bfloat16: --input holds float32"), r.err());
+    r = run("forward", "relu", "--input", bits, "--output", out, "--bfloat16", "--stats");
+    assertEquals(2, r.code(), r.err());
+    assertTrue(r.err().contains("--stats is not computed on bfloat16"), r.err());
+    assertFalse(Files.exists(out), "nothing written");
+  }
+
   static Stream<Arguments> streamedCases() throws Exception {
     List<Arguments> cases = new ArrayList<>();
     for (String n : List.of("relu_0_f32", "elu_0_f64", "gelu_0_f32", "mish_0_f64", "silu_0_f32")) {

@@ -28,7 +28,7 @@ class CpuScalarConformanceTest extends CpuConformanceTest {
   }
 
   @Override
-  protected String label() {
+  public String label() {
     return "cpu-scalar";
   }
 }

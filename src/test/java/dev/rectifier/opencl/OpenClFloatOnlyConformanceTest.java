@@ -25,7 +25,7 @@ class OpenClFloatOnlyConformanceTest extends OpenClConformanceTest {
   }
 
   @Override
-  protected String label() {
+  public String label() {
     return "opencl-float-only";
   }
 
