@@ -109,11 +109,11 @@ final class HalfFloats {
     for (int i = 0; i < y.length; i++) {
       double v = y[i];
       if (x[i] == 0 || !(Math.abs(x[i]) < TINY) || v == 0) continue;
-      short h = t == DType.FLOAT16 ? toFloat16(v) : toBfloat16(v);
-      double r = t == DType.FLOAT16 ? fromFloat16(h) : fromBfloat16(h);
-      short other = (short) (r == v ? h : (Math.abs(r) < Math.abs(v) ? h + 1 : h - 1));
-      double o = t == DType.FLOAT16 ? fromFloat16(other) : fromBfloat16(other);
-      if (r != v && (r + o) / 2 == v) y[i] = sign > 0 ? Math.nextUp(v) : Math.nextDown(v);
+      short h = t.encode(v);
+      double r = t.decode(h);
+      if (r == v) continue; // a value of t: no midpoint
+      double o = t.decode((short) (Math.abs(r) < Math.abs(v) ? h + 1 : h - 1)); // v's other side
+      if ((r + o) / 2 == v) y[i] = sign > 0 ? Math.nextUp(v) : Math.nextDown(v);
     }
   }
 }

@@ -1057,8 +1057,11 @@ public final class Rectifier implements AutoCloseable {
    * as float64: they are not rounded to the storage type) and rounded once to the nearest {@code
    * storage} value, ties to even. That is the correctly rounded {@code f(x)} unless the float64
    * value lies within its few ULPs of error of a midpoint between two {@code storage} values, which
-   * none of the 65,536 inputs of either type does for any function (the tests check every one).
-   * Blending ({@link Activation#blend}) is done in float64, before the rounding.
+   * none of the 65,536 inputs of either type does for any function (the tests check every one), but
+   * where a smooth function's {@code c x} for a tiny {@code x} lands exactly on one (bfloat16's
+   * least normals) and float64 has lost the {@code d x^2} that decides the side: that tie goes to
+   * the side of {@code f''(0)}. Blending ({@link Activation#blend}) is done in float64, before the
+   * rounding.
    *
    * <p>The backend that computes float64 ({@link #backend(DType)}) computes; where it cannot (an
    * OpenCL device without fp64, forced), the call is refused rather than rounded twice through
