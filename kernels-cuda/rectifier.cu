@@ -120,16 +120,26 @@ STATS_KERNEL void NAME##_stats_##SUFFIX(STRIP PARAMS, T* rs, uint* rc) { \
 __device__ void NAME##_body_##SUFFIX PARAMS
 #define FORWARD_KERNEL(T, NAME, SUFFIX) WITH_STATS(T, NAME, SUFFIX, (ELEMENTWISE_ARGS_F(T)), (x, y, n, p0, p1, seed, index0, ba, bb), n)
 
-/* The records of an array as it is (crelu's outputs, which its work-items write apart), and one
-   record from each STATS_GROUP records in order (the level above: StatsRecords.PER_RECORD elements). */
+/* The records of an array as it is (crelu's outputs, which its work-items write apart); the same
+   per channel of y as [outer, channels, inner], channel c's outputs taken in memory order as an
+   array of their own, leaves records each (group g: channel g / leaves); and one record from each
+   STATS_GROUP records in order (the level above: StatsRecords.PER_RECORD elements), segment by
+   segment of records records, groups records out each (a channel's; one segment for a whole array). */
 #define DEFINE_STATS_KERNELS(T, SUFFIX) \
 STATS_KERNEL void stats_##SUFFIX(const T* y, const ulong n, T* rs, uint* rc) { \
   STATS_LOCALS(T) size_t i_ = global_index(); \
   STATS_LEAF(T, i_ < n, y[i_]) STATS_FOLD(T, rs, rc, blockIdx.x) } \
+STATS_KERNEL void channel_stats_##SUFFIX(const T* y, const ulong per_channel, const ulong channels, \
+    const ulong inner, const ulong leaves, T* rs, uint* rc) { \
+  STATS_LOCALS(T) size_t g_ = blockIdx.x; ulong ch_ = g_ / leaves; \
+  ulong j_ = (g_ - ch_ * leaves) * STATS_GROUP + l_; ulong o_ = j_ / inner; \
+  STATS_LEAF(T, j_ < per_channel, y[(o_ * channels + ch_) * inner + (j_ - o_ * inner)]) \
+  STATS_FOLD(T, rs, rc, g_) } \
 STATS_KERNEL void stats_reduce_##SUFFIX(const T* rs, const uint* rc, const ulong records, \
-    T* out_s, uint* out_c) { \
-  STATS_LOCALS(T) size_t r_ = global_index(); \
-  STATS_RECORD(T, r_ < records, rs, rc, r_) STATS_FOLD(T, out_s, out_c, blockIdx.x) }
+    const ulong groups, T* out_s, uint* out_c) { \
+  STATS_LOCALS(T) size_t g_ = blockIdx.x; ulong seg_ = g_ / groups; \
+  ulong r_ = (g_ - seg_ * groups) * STATS_GROUP + l_; \
+  STATS_RECORD(T, r_ < records, rs, rc, seg_ * records + r_) STATS_FOLD(T, out_s, out_c, g_) }
 
 /* The piecewise-linear and channel kernels, in the element type T alone. */
 #define DEFINE_LINEAR_KERNELS(T, SUFFIX, RRELU_SLOPE) \

@@ -66,18 +66,18 @@ public final class ActivationStats {
   }
 
   /**
-   * The statistics of {@code count} outputs from a backend's records ({@link StatsRecords}): {@code
-   * sums} a float[] or double[] of 3 per record, {@code counts} 3 per record.
+   * The statistics of {@code count} outputs from {@code records} of a backend's records ({@link
+   * StatsRecords}) from record {@code first}: {@code sums} a float[] or double[] of 3 per record,
+   * {@code counts} 3 per record.
    */
-  static ActivationStats of(long count, Object sums, int[] counts) {
-    int records = counts.length / 3;
+  static ActivationStats of(long count, Object sums, int[] counts, int first, int records) {
     long zeros = 0;
     long nans = 0;
     long infinities = 0;
     double min = Double.POSITIVE_INFINITY;
     double max = Double.NEGATIVE_INFINITY;
     double[] partials = new double[0];
-    for (int r = 0; r < records; r++) {
+    for (int r = first; r < first + records; r++) {
       double sum;
       double lo;
       double hi;

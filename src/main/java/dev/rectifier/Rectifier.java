@@ -768,17 +768,20 @@ public final class Rectifier implements AutoCloseable {
   /** {@code y = f(x)} on buffers of this engine; {@code weight} is PReLU's, null otherwise. */
   public void forward(
       Activation f, Shape shape, DeviceBuffer x, DeviceBuffer weight, DeviceBuffer y) {
-    forwardBuffers(f, shape, x, weight, y, false);
+    forwardBuffers(f, shape, x, weight, y, null);
   }
 
-  /** The forward on buffers; with {@code stats}, its statistics too, else null. */
-  private ActivationStats forwardBuffers(
+  /**
+   * The forward on buffers; with {@code stats} (which makes the records for {@code y}'s type and
+   * shape), the records it wrote, else null.
+   */
+  private Records forwardBuffers(
       Activation f,
       Shape shape,
       DeviceBuffer x,
       DeviceBuffer weight,
       DeviceBuffer y,
-      boolean stats) {
+      java.util.function.BiFunction<DType, Shape, Records> stats) {
     Lock l = enter();
     try {
       Operand xo = own(x, "x");
@@ -787,15 +790,15 @@ public final class Rectifier implements AutoCloseable {
       checkForward(f, shape, xo, wo, yo);
       checkOverlaps(f, new Object[] {y}, new Object[] {x, weight});
       Backend b = on(xo.dtype());
-      Records r = stats ? new Records(xo.dtype(), yo.length()) : null;
+      Records r = stats == null ? null : stats.apply(xo.dtype(), f.outputShape(shape));
       try {
         if (r == null) b.forward(f, shape, xo, wo, yo);
-        else b.forwardWithStats(f, shape, xo, wo, yo, r.sums, r.counts);
+        else r.run(b, f, shape, xo, wo, yo);
       } catch (RuntimeException e) {
-        String op = stats ? "forward with statistics" : "forward";
+        String op = r == null ? "forward" : r.what();
         throw failure(e, b, op, f, xo, "buffers", ON_BUFFERS);
       }
-      return r == null ? null : r.stats();
+      return r;
     } finally {
       l.unlock();
     }
@@ -803,11 +806,14 @@ public final class Rectifier implements AutoCloseable {
 
   private void forwardArrays(
       Activation f, Shape shape, Object x, int xOffset, Object weight, Object y, int yOffset) {
-    forwardArrays(f, shape, x, xOffset, weight, y, yOffset, false);
+    forwardArrays(f, shape, x, xOffset, weight, y, yOffset, null);
   }
 
-  /** The forward on host arrays; with {@code stats}, its statistics too, else null. */
-  private ActivationStats forwardArrays(
+  /**
+   * The forward on host arrays; with {@code stats} (which makes the records for {@code y}'s type
+   * and shape), the records it wrote, else null.
+   */
+  private Records forwardArrays(
       Activation f,
       Shape shape,
       Object x,
@@ -815,7 +821,7 @@ public final class Rectifier implements AutoCloseable {
       Object weight,
       Object y,
       int yOffset,
-      boolean stats) {
+      java.util.function.BiFunction<DType, Shape, Records> stats) {
     Objects.requireNonNull(f, "activation");
     Objects.requireNonNull(shape, "shape");
     Objects.requireNonNull(x, "x");
@@ -828,7 +834,7 @@ public final class Rectifier implements AutoCloseable {
     try {
       checkForward(f, shape, xo, wo, yo);
       checkOverlaps(f, new Object[] {yo}, new Object[] {xo, wo});
-      if (!stats) {
+      if (stats == null) {
         onHostArrays(
             "forward",
             f,
@@ -838,15 +844,15 @@ public final class Rectifier implements AutoCloseable {
             b -> b.forward(f, shape, xo, wo, yo));
         return null;
       }
-      Records r = new Records(xo.dtype(), yo.count());
+      Records r = stats.apply(xo.dtype(), out);
       onHostArrays(
-          "forward with statistics",
+          r.what(),
           f,
           xo,
           new HostArray[] {yo, r.sums, r.counts},
           read(f, yo, xo, wo),
-          b -> b.forwardWithStats(f, shape, xo, wo, yo, r.sums, r.counts));
-      return r.stats();
+          b -> r.run(b, f, shape, xo, wo, yo));
+      return r;
     } finally {
       l.unlock();
     }
@@ -1632,13 +1638,15 @@ public final class Rectifier implements AutoCloseable {
    */
   public ActivationStats forwardWithStats(
       Activation f, float[] x, int xOffset, float[] y, int yOffset, int length) {
-    return forwardArrays(f, Shape.vector(length), x, xOffset, null, y, yOffset, true);
+    return forwardArrays(f, Shape.vector(length), x, xOffset, null, y, yOffset, Records::whole)
+        .stats();
   }
 
   /** The same in float64; see the float overload. */
   public ActivationStats forwardWithStats(
       Activation f, double[] x, int xOffset, double[] y, int yOffset, int length) {
-    return forwardArrays(f, Shape.vector(length), x, xOffset, null, y, yOffset, true);
+    return forwardArrays(f, Shape.vector(length), x, xOffset, null, y, yOffset, Records::whole)
+        .stats();
   }
 
   /**
@@ -1647,13 +1655,13 @@ public final class Rectifier implements AutoCloseable {
    */
   public ActivationStats forwardWithStats(
       Activation f, Shape shape, float[] x, float[] weight, float[] y) {
-    return forwardArrays(f, shape, x, 0, weight, y, 0, true);
+    return forwardArrays(f, shape, x, 0, weight, y, 0, Records::whole).stats();
   }
 
   /** The same in float64; see the float overload. */
   public ActivationStats forwardWithStats(
       Activation f, Shape shape, double[] x, double[] weight, double[] y) {
-    return forwardArrays(f, shape, x, 0, weight, y, 0, true);
+    return forwardArrays(f, shape, x, 0, weight, y, 0, Records::whole).stats();
   }
 
   /**
@@ -1663,24 +1671,113 @@ public final class Rectifier implements AutoCloseable {
    */
   public ActivationStats forwardWithStats(
       Activation f, Shape shape, DeviceBuffer x, DeviceBuffer weight, DeviceBuffer y) {
-    return forwardBuffers(f, shape, x, weight, y, true);
+    return forwardBuffers(f, shape, x, weight, y, Records::whole).stats();
   }
 
-  /** The host arrays a backend writes its statistics records into, for {@code m} outputs. */
+  /**
+   * {@code y = f(x)} for a tensor of {@code shape}, and the statistics of each channel of {@code y}
+   * along {@code axis} of y's shape ({@code f.outputShape(shape)}; {@code -1} is the last): element
+   * {@code c} of the list is channel {@code c}'s. A channel whose {@link
+   * ActivationStats#zeroFraction()} is 1 is dead: no input made any of its units fire.
+   *
+   * <p>Channel {@code c}'s outputs, in memory order (outer index, then inner), are measured as
+   * {@link #forwardWithStats} measures an array of its own: equal, bit for bit, to that over a copy
+   * of them, and the same on every backend. {@code weight} is PReLU's, null for the other
+   * functions; the axis need not be the function's own (crelu's {@code 2C} output channels are
+   * measured on its axis, maxout's {@code C / pieces}).
+   *
+   * <p>Cost: on the CPU, an elementwise function computes each channel's outputs and measures them
+   * in one pass when the channel's runs ({@code shape.inner(axis)}) are at least 64 elements; the
+   * channel functions, shorter runs and the device backends read {@code y} once more after the
+   * forward.
+   *
+   * @throws IllegalArgumentException as {@link #forward} does, or when {@code axis} is outside y's
+   *     shape
+   */
+  public List<ActivationStats> forwardWithChannelStats(
+      Activation f, Shape shape, int axis, float[] x, float[] weight, float[] y) {
+    return forwardArrays(f, shape, x, 0, weight, y, 0, Records.perChannel(axis)).channels();
+  }
+
+  /** The same in float64; see the float overload. */
+  public List<ActivationStats> forwardWithChannelStats(
+      Activation f, Shape shape, int axis, double[] x, double[] weight, double[] y) {
+    return forwardArrays(f, shape, x, 0, weight, y, 0, Records.perChannel(axis)).channels();
+  }
+
+  /**
+   * The same on buffers of this engine: the statistics come back to the host as a few numbers per
+   * {@link ActivationStats#BLOCK} outputs of each channel.
+   */
+  public List<ActivationStats> forwardWithChannelStats(
+      Activation f, Shape shape, int axis, DeviceBuffer x, DeviceBuffer weight, DeviceBuffer y) {
+    return forwardBuffers(f, shape, x, weight, y, Records.perChannel(axis)).channels();
+  }
+
+  /**
+   * The host arrays a backend writes its statistics records into, for outputs of shape {@code out}:
+   * whole (one array of {@code m} outputs), or per channel along an axis ({@code channels} arrays
+   * of {@code m} outputs, their records one after another).
+   */
   private static final class Records {
+    final boolean byChannel;
     final long m;
+    final long channels;
+    final long inner;
     final HostArray sums;
     final HostArray counts;
 
-    Records(DType t, long m) {
+    private Records(DType t, boolean byChannel, long m, long channels, long inner) {
+      this.byChannel = byChannel;
       this.m = m;
-      int n = Math.toIntExact(3 * StatsRecords.records(m));
+      this.channels = channels;
+      this.inner = inner;
+      int n = Math.toIntExact(3 * channels * StatsRecords.records(m));
       sums = new HostArray(t == DType.FLOAT32 ? new float[n] : new double[n], 0, n);
       counts = new HostArray(new int[n], 0, n);
     }
 
+    /** For all of {@code out}, as one array. */
+    static Records whole(DType t, Shape out) {
+      return new Records(t, false, out.size(), 1, out.size());
+    }
+
+    /** For each channel of {@code out} along {@code axis} (checked against it). */
+    static java.util.function.BiFunction<DType, Shape, Records> perChannel(int axis) {
+      return (t, out) -> {
+        int a = out.resolveAxis(axis);
+        long channels = out.dim(a);
+        long m = channels == 0 ? 0 : out.size() / channels;
+        return new Records(t, true, m, channels, out.inner(a));
+      };
+    }
+
+    String what() {
+      return byChannel ? "forward with statistics per channel" : "forward with statistics";
+    }
+
+    /** The forward on {@code b}, writing these records. */
+    void run(Backend b, Activation f, Shape shape, Operand x, Operand w, Operand y) {
+      if (!byChannel) {
+        b.forwardWithStats(f, shape, x, w, y, sums, counts);
+      } else if (m == 0) { // no records: nothing to measure, and device memory of none is refused
+        b.forward(f, shape, x, w, y);
+      } else {
+        b.forwardWithChannelStats(f, shape, x, w, y, channels, inner, sums, counts);
+      }
+    }
+
     ActivationStats stats() {
-      return ActivationStats.of(m, sums.array(), (int[]) counts.array());
+      return ActivationStats.of(m, sums.array(), (int[]) counts.array(), 0, sums.count() / 3);
+    }
+
+    List<ActivationStats> channels() {
+      int records = (int) StatsRecords.records(m);
+      List<ActivationStats> all = new ArrayList<>((int) channels);
+      for (int c = 0; c < channels; c++) {
+        all.add(ActivationStats.of(m, sums.array(), (int[]) counts.array(), c * records, records));
+      }
+      return java.util.Collections.unmodifiableList(all);
     }
   }
 

@@ -160,6 +160,21 @@ final class FaultyDevice implements BackendProvider {
     }
 
     @Override
+    public void forwardWithChannelStats(
+        Activation f,
+        Shape shape,
+        Operand x,
+        Operand weight,
+        Operand y,
+        long channels,
+        long run,
+        Operand sums,
+        Operand counts) {
+      if (fails()) throw error();
+      inner.forwardWithChannelStats(f, shape, x, weight, y, channels, run, sums, counts);
+    }
+
+    @Override
     public void forwardWithMask(Activation f, Operand x, Operand y, Operand mask) {
       if (fails()) throw error();
       inner.forwardWithMask(f, x, y, mask);

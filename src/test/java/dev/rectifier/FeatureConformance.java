@@ -708,4 +708,161 @@ interface FeatureConformance {
         IllegalArgumentException.class,
         () -> r.forwardWithStats(Activation.relu(), new float[3], new float[2]));
   }
+
+  // ------------------------------------------------------------------ statistics per channel
+
+  /**
+   * Shapes and axes for per-channel statistics: runs long enough for the CPU's fused pass and too
+   * short for it (1, 5), channels of several records (80,000 and 70,000 outputs) and of one output,
+   * the last axis and a negative one.
+   */
+  static Stream<Object[]> channelStatsCases() {
+    List<Object[]> cases = new ArrayList<>();
+    Activation[] fs = {
+      Activation.relu(), Activation.gelu().blend(0.5, 0), Activation.selu(), Activation.hardtanh()
+    };
+    int[][] shapes = {{2, 3, 40_000}, {70_000, 3}, {4, 7, 3, 5}, {1000}, {3, 2, 257}};
+    int[] axes = {1, -1, 2, 0, 1};
+    for (int i = 0; i < shapes.length; i++) {
+      cases.add(new Object[] {fs[i % fs.length], shapes[i], axes[i]});
+    }
+    cases.add(new Object[] {Activation.prelu(), new int[] {3, 6, 258}, 1});
+    cases.add(new Object[] {Activation.crelu(), new int[] {3, 6, 258}, 1});
+    cases.add(new Object[] {Activation.maxout(3), new int[] {4, 3, 2, 6}, 1});
+    cases.add(new Object[] {Activation.prelu(), new int[] {4, 3, 2, 6}, -1});
+    return cases.stream();
+  }
+
+  /** Channel {@code c} of {@code y} (of shape {@code out}) along {@code axis}, in memory order. */
+  private static double[] channel(double[] y, Shape out, int axis, int c) {
+    int a = out.resolveAxis(axis);
+    int channels = out.dim(a);
+    int inner = (int) out.inner(a);
+    int outer = (int) out.outer(a);
+    double[] got = new double[outer * inner];
+    for (int o = 0; o < outer; o++) {
+      for (int i = 0; i < inner; i++) got[o * inner + i] = y[(o * channels + c) * inner + i];
+    }
+    return got;
+  }
+
+  private static double[] widened(float[] y) {
+    double[] d = new double[y.length];
+    for (int i = 0; i < y.length; i++) d[i] = y[i];
+    return d;
+  }
+
+  /**
+   * Per channel: y bit for bit the plain forward's, and each channel's figures those of {@link
+   * StatsOracle} over that channel's outputs gathered apart, in float32 and float64; on buffers (in
+   * place too) the same as on arrays.
+   */
+  @ParameterizedTest(name = "{0} {1} axis {2}")
+  @MethodSource("dev.rectifier.FeatureConformance#channelStatsCases")
+  default void channelStatsAreThoseOfEachChannelsOutputs(Activation f, int[] dims, int axis)
+      throws Throwable {
+    Rectifier r = engine();
+    Shape s = Shape.of(dims);
+    Shape out = f.outputShape(s);
+    int n = (int) s.size();
+    int m = (int) out.size();
+    int channels = out.dim(out.resolveAxis(axis));
+    float[] x = forStats(n, 181 + n);
+    // a dead channel: every input of channel 1 along the axis negative, so relu-like outputs are 0
+    Shape in = s;
+    int a = in.resolveAxis(axis);
+    if (!f.function().channelwise() && channels > 1) {
+      int inner = (int) in.inner(a);
+      for (int o = 0; o < in.outer(a); o++) {
+        for (int i = 0; i < inner; i++) x[(o * channels + 1) * inner + i] = -1 - (i % 7);
+      }
+    }
+    float[] w =
+        f.function() == Function.PRELU
+            ? Arrays.copyOf(new float[] {0.25f, 0f, -2f, 1e38f}, s.dim(f.channelAxis(s)))
+            : null;
+    float[] old = floats(m, 182);
+    float[] plain = old.clone();
+    if (w != null) r.forward(f, s, x, w, plain);
+    else r.forward(f, s, x, plain);
+    float[] y = old.clone();
+    List<ActivationStats> got = r.forwardWithChannelStats(f, s, axis, x, w, y);
+    assertBits(plain, y, f + " y with statistics per channel");
+    assertEquals(channels, got.size(), "one per channel");
+    double[] wide = widened(plain);
+    for (int c = 0; c < channels; c++) {
+      double[] yc = channel(wide, out, axis, c);
+      StatsOracle.of(yc, true).check(got.get(c), true, f + " " + out + " channel " + c);
+      float[] narrow = new float[yc.length];
+      for (int i = 0; i < yc.length; i++) narrow[i] = (float) yc[i];
+      // leaky_relu(1) is the identity, so this is the whole-array statistics of the channel's copy
+      assertEquals(
+          r.forwardWithStats(Activation.leakyRelu(1), narrow, narrow.clone()),
+          got.get(c),
+          "channel " + c + " as an array of its own");
+    }
+    if (f.function() == Function.RELU && channels > 1) {
+      assertEquals(1.0, got.get(1).zeroFraction(), "channel 1 is dead");
+    }
+    try (DeviceBuffer bx = r.upload(x);
+        DeviceBuffer bw = w == null ? null : r.upload(w);
+        DeviceBuffer by = r.upload(old)) {
+      assertEquals(got, r.forwardWithChannelStats(f, s, axis, bx, bw, by), "buffers");
+      assertBits(plain, by.toFloatArray(), "y on buffers");
+      if (n == m && !f.blends()) {
+        assertEquals(got, r.forwardWithChannelStats(f, s, axis, bx, bw, bx), "in place");
+        assertBits(plain, bx.toFloatArray(), "in place on buffers");
+      }
+    }
+    inFloat64(
+        () -> {
+          double[] xd = doubles(n, 183);
+          double[] wd = w == null ? null : new double[w.length];
+          if (wd != null) Arrays.fill(wd, -0.5);
+          double[] want = new double[m];
+          if (wd != null) r.forward(f, s, xd, wd, want);
+          else r.forward(f, s, xd, want);
+          double[] yd = new double[m];
+          List<ActivationStats> gd = r.forwardWithChannelStats(f, s, axis, xd, wd, yd);
+          assertBits(want, yd, f + " f64 y with statistics per channel");
+          for (int c = 0; c < channels; c++) {
+            StatsOracle.of(channel(want, out, axis, c), false)
+                .check(gd.get(c), false, f + " f64 channel " + c);
+          }
+        });
+  }
+
+  /** No channels, channels of nothing, and bad calls: nothing written, the argument named. */
+  @Test
+  default void channelStatsAtTheEdges() {
+    Rectifier r = engine();
+    assertEquals(
+        List.of(),
+        r.forwardWithChannelStats(
+            Activation.relu(), Shape.of(2, 0, 3), 1, new float[0], null, new float[0]));
+    List<ActivationStats> empty =
+        r.forwardWithChannelStats(
+            Activation.relu(), Shape.of(0, 3), 1, new float[0], null, new float[0]);
+    assertEquals(List.of(ActivationStats.NONE, ActivationStats.NONE, ActivationStats.NONE), empty);
+    float[] y = {7, 7, 7, 7, 7, 7};
+    IllegalArgumentException e =
+        assertThrows(
+            IllegalArgumentException.class,
+            () ->
+                r.forwardWithChannelStats(
+                    Activation.relu(), Shape.of(2, 3), 2, new float[6], null, y));
+    assertTrue(e.getMessage().contains("axis 2 is out of range for shape [2, 3]"), e.getMessage());
+    assertBits(new float[] {7, 7, 7, 7, 7, 7}, y, "nothing written on a bad axis");
+    assertThrows(
+        IllegalArgumentException.class,
+        () ->
+            r.forwardWithChannelStats(
+                Activation.relu(), Shape.of(2, 3), 1, new float[6], null, new float[5]));
+    assertThrows(
+        UnsupportedOperationException.class,
+        () ->
+            r.forwardWithChannelStats(
+                    Activation.relu(), Shape.of(2, 3), 1, new float[6], null, new float[6])
+                .clear());
+  }
 }

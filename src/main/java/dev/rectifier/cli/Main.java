@@ -651,6 +651,17 @@ public final class Main implements Callable<Integer> {
                 + " of 65,536 elements so that it gives the whole run's figures.")
     boolean stats;
 
+    @Option(
+        names = "--channel-stats",
+        paramLabel = "AXIS",
+        description =
+            "Also print the statistics of each channel of y along AXIS of y's shape (-1 is the"
+                + " last), as one JSON line on stdout: axis, channels, dead_channels (the"
+                + " channels whose outputs are all zero) and per_channel, a list of what --stats"
+                + " prints, each channel's outputs measured as an array of their own. The input"
+                + " is read whole.")
+    Integer channelStats;
+
     @Override
     public Integer call() throws IOException {
       FunctionOptions o = options;
@@ -658,23 +669,31 @@ public final class Main implements Callable<Integer> {
       checkOutput("--output", output, o.input, o.weight);
       Npy.Layout lx = layout("--input", o.input);
       o.checkStorage(lx.dtype());
-      if (lx.dtype().isHalf() && (maskOut != null || stats)) {
+      String measured = stats ? "--stats" : channelStats != null ? "--channel-stats" : null;
+      if (lx.dtype().isHalf() && (maskOut != null || measured != null)) {
         throw new IllegalArgumentException(
-            (stats ? "--stats" : "--mask-out")
+            (measured != null ? measured : "--mask-out")
                 + " is not computed on "
                 + name(lx.dtype())
                 + " yet; convert the input to float32, or drop the option");
+      }
+      if (channelStats != null) {
+        wholeForMask("--channel-stats", o);
+        if (stats) {
+          throw new IllegalArgumentException(
+              "--stats and --channel-stats are separate passes; run forward twice or drop one");
+        }
       }
       if (maskOut != null) {
         requireMask("--mask-out", f, o, "keep x for backward");
         checkOutput("--mask-out", maskOut, o.input, o.weight, output);
         wholeForMask("--mask-out", o);
-        if (stats) {
+        if (measured != null) {
           throw new IllegalArgumentException(
-              "--stats and --mask-out are separate passes; run forward twice or drop one");
+              measured + " and --mask-out are separate passes; run forward twice or drop one");
         }
       }
-      int chunk = maskOut != null ? 0 : o.chunk(f, lx);
+      int chunk = maskOut != null || channelStats != null ? 0 : o.chunk(f, lx);
       if (chunk > 0) {
         if (stats) {
           // whole blocks, so the chunks' statistics add up to the whole run's
@@ -690,15 +709,40 @@ public final class Main implements Callable<Integer> {
       Npy.Array x = read("--input", o.input);
       Shape shape = Shape.of(x.shape());
       Shape out = f.outputShape(shape);
+      if (channelStats != null) {
+        try { // against y's shape, before anything runs or is written
+          out.resolveAxis(channelStats);
+        } catch (IllegalArgumentException e) {
+          throw new IllegalArgumentException("--channel-stats: " + e.getMessage());
+        }
+      }
       Npy.Array w = o.weight == null ? null : read("--weight", o.weight);
       if (w != null) sameType("--weight", w.dtype(), x.dtype());
       Object old = oldOutput(f, "--output", output, x.dtype(), out.dims());
       Object y = old != null ? old : newArray(x.dtype(), out.size());
       int[] mask = maskOut == null ? null : new int[(int) Rectifier.maskWords(shape.size())];
       ActivationStats s = null;
+      List<ActivationStats> perChannel = null;
       long start = System.nanoTime();
       try (Rectifier r = main.engines.open(o.backend)) {
-        if (mask != null) {
+        if (channelStats != null) {
+          perChannel =
+              x.dtype() == DType.FLOAT32
+                  ? r.forwardWithChannelStats(
+                      f,
+                      shape,
+                      channelStats,
+                      (float[]) x.data(),
+                      w == null ? null : (float[]) w.data(),
+                      (float[]) y)
+                  : r.forwardWithChannelStats(
+                      f,
+                      shape,
+                      channelStats,
+                      (double[]) x.data(),
+                      w == null ? null : (double[]) w.data(),
+                      (double[]) y);
+        } else if (mask != null) {
           if (x.dtype() == DType.FLOAT32) r.forward(f, (float[]) x.data(), (float[]) y, mask);
           else r.forward(f, (double[]) x.data(), (double[]) y, mask);
         } else if (stats) {
@@ -736,14 +780,46 @@ public final class Main implements Callable<Integer> {
         ran(spec.commandLine().getErr(), "forward", f, x.dtype(), shape.toString(), how, r, start);
       }
       if (s != null) printStats(spec, s);
+      if (perChannel != null) printChannelStats(spec, out.resolveAxis(channelStats), perChannel);
       return 0;
     }
 
-    /**
-     * {@code s} as one JSON line on stdout; NaN and infinities as JavaScript writes them (Python's
-     * json reads them), min and max null when no output is a number.
-     */
+    /** {@code s} as one JSON line on stdout; see {@link #fields}. */
     private static void printStats(CommandSpec spec, ActivationStats s) {
+      spec.commandLine().getOut().println(json().toJson(fields(s)));
+    }
+
+    /**
+     * The statistics of each channel along {@code axis} as one JSON line: the axis, the number of
+     * channels, the dead ones (every output zero), and each channel's {@link #fields}.
+     */
+    private static void printChannelStats(
+        CommandSpec spec, int axis, List<ActivationStats> perChannel) {
+      List<Integer> dead = new ArrayList<>();
+      List<Map<String, Object>> each = new ArrayList<>();
+      for (int c = 0; c < perChannel.size(); c++) {
+        ActivationStats s = perChannel.get(c);
+        if (s.count() > 0 && s.zeros() == s.count()) dead.add(c);
+        each.add(fields(s));
+      }
+      Map<String, Object> j = new LinkedHashMap<>();
+      j.put("axis", axis);
+      j.put("channels", perChannel.size());
+      j.put("dead_channels", dead);
+      j.put("per_channel", each);
+      spec.commandLine().getOut().println(json().toJson(j));
+    }
+
+    /** NaN and infinities as JavaScript writes them (Python's json reads them), nulls kept. */
+    private static com.google.gson.Gson json() {
+      return new GsonBuilder().serializeNulls().serializeSpecialFloatingPointValues().create();
+    }
+
+    /**
+     * The figures of {@code s} by name: count, zeros, zero_fraction, l1, nans, infinities, min and
+     * max; min and max null when no output is a number, zero_fraction when there are no outputs.
+     */
+    private static Map<String, Object> fields(ActivationStats s) {
       Map<String, Object> j = new LinkedHashMap<>();
       j.put("count", s.count());
       j.put("zeros", s.zeros());
@@ -753,14 +829,7 @@ public final class Main implements Callable<Integer> {
       j.put("infinities", s.infinities());
       j.put("min", Double.isNaN(s.min()) ? null : s.min());
       j.put("max", Double.isNaN(s.max()) ? null : s.max());
-      spec.commandLine()
-          .getOut()
-          .println(
-              new GsonBuilder()
-                  .serializeNulls()
-                  .serializeSpecialFloatingPointValues()
-                  .create()
-                  .toJson(j));
+      return j;
     }
   }
 

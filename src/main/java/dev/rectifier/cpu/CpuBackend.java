@@ -324,6 +324,87 @@ final class CpuBackend implements Backend {
   }
 
   /**
+   * The forward and each channel's records, split over threads at whole records: the outputs of one
+   * record of one channel (its runs of {@code inner} in {@code y}) computed run by run, each copied
+   * to a tile while in cache, whose leaf records are then taken. A channel function, or runs too
+   * short to be worth a call each, computes {@code y} whole first, and the tiles are gathered from
+   * it.
+   */
+  @Override
+  public void forwardWithChannelStats(
+      Activation f,
+      Shape shape,
+      Operand x,
+      Operand weight,
+      Operand y,
+      long channels,
+      long inner,
+      Operand sums,
+      Operand counts) {
+    int perChannel = (int) (y.length() / channels);
+    int records = (int) StatsRecords.records(perChannel);
+    boolean fused = !f.function().channelwise() && inner >= FUSED_RUN;
+    if (!fused) forward(f, shape, x, weight, y);
+    Elements body = fused ? forwardBody(f, array(x), offset(x)) : null;
+    Object out = array(y);
+    int oo = offset(y);
+    Object s = array(sums);
+    int[] c = (int[]) array(counts);
+    int so = offset(sums);
+    int co = offset(counts);
+    boolean single = out instanceof float[];
+    int stride = (int) (channels * inner);
+    int run = (int) inner;
+    split(
+        (int) channels * records,
+        Math.max(1, (fused ? grain(f) : COPY_GRAIN) / StatsRecords.PER_RECORD),
+        (r0, r1) -> {
+          Stats stats = new Stats(single);
+          int size = Math.min(perChannel, StatsRecords.PER_RECORD);
+          Object tile = single ? new float[size] : new double[size];
+          Object blend = fused ? scratch(f, out, run) : null;
+          for (int r = r0; r < r1; r++) {
+            int channel = r / records;
+            int from = (r % records) * StatsRecords.PER_RECORD;
+            int to = Math.min(perChannel, from + StatsRecords.PER_RECORD);
+            for (int j = from; j < to; ) {
+              int o = j / run;
+              int at = j - o * run;
+              int m = Math.min(to - j, run - at);
+              int i = o * stride + channel * run + at; // element j of the channel in y
+              if (fused) range(f, i, i + m, out, oo, body, blend);
+              gather(out, oo + i, tile, j - from, m);
+              j += m;
+            }
+            stats.record(tile, -from, from, to, s, so + 3 * r, c, co + 3 * r);
+          }
+        });
+  }
+
+  /** {@code System.arraycopy}, which costs more than a loop for a few elements. */
+  private static void gather(Object src, int from, Object dst, int to, int count) {
+    if (count >= 16) {
+      System.arraycopy(src, from, dst, to, count);
+    } else if (src instanceof float[] s) {
+      float[] d = (float[]) dst;
+      for (int k = 0; k < count; k++) d[to + k] = s[from + k];
+    } else {
+      double[] s = (double[]) src;
+      double[] d = (double[]) dst;
+      for (int k = 0; k < count; k++) d[to + k] = s[from + k];
+    }
+  }
+
+  /**
+   * The run of a channel below which its forward is not fused with its statistics: a call and a
+   * copy per run of a few elements cost more than the second pass over {@code y} they save.
+   */
+  private static final int FUSED_RUN = 64;
+
+  /** Elements per thread worth splitting a pass that only copies for. */
+  private static final int COPY_GRAIN = 1 << 18;
+
+  /**
    * The forward, split over threads at whole mask words, a {@link Masks#TILE} at a time: the tile's
    * bits from {@code x}, then its {@code y} (which may be {@code x}) while {@code x} is still in
    * cache.

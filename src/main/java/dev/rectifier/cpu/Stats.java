@@ -90,9 +90,9 @@ final class Stats {
       s[sumsAt + 1] = min;
       s[sumsAt + 2] = max;
     }
-    counts[sumsAt] = zeros;
-    counts[sumsAt + 1] = nans;
-    counts[sumsAt + 2] = infinities;
+    counts[countsAt] = zeros;
+    counts[countsAt + 1] = nans;
+    counts[countsAt + 2] = infinities;
   }
 
   /** One leaf record's sum over {@code count <= LANES} floats; min, max and counts accumulate. */

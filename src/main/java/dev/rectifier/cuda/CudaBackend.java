@@ -291,6 +291,26 @@ final class CudaBackend implements Backend {
   }
 
   @Override
+  public void forwardWithChannelStats(
+      Activation f,
+      Shape shape,
+      Operand x,
+      Operand weight,
+      Operand y,
+      long channels,
+      long inner,
+      Operand sums,
+      Operand counts) {
+    synchronized (lock) {
+      checkOpen();
+      current();
+      run(
+          KernelPlan.forwardWithChannelStats(
+              f, shape, x, weight, y, channels, inner, sums, counts));
+    }
+  }
+
+  @Override
   public void forwardWithMask(Activation f, Operand x, Operand y, Operand mask) {
     synchronized (lock) {
       checkOpen();

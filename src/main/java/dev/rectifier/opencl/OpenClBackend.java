@@ -402,6 +402,25 @@ final class OpenClBackend implements Backend {
     }
   }
 
+  @Override
+  public void forwardWithChannelStats(
+      Activation f,
+      Shape shape,
+      Operand x,
+      Operand weight,
+      Operand y,
+      long channels,
+      long inner,
+      Operand sums,
+      Operand counts) {
+    synchronized (lock) {
+      checkOpen();
+      run(
+          KernelPlan.forwardWithChannelStats(f, shape, x, weight, y, channels, inner, sums, counts),
+          f.function().id() + " forward with statistics per channel");
+    }
+  }
+
   // Masks on host arrays go through buffers made for the call, not the chunked staging: a mask is
   // 1/32 of the data, and a call that keeps its mask on the host is not the one to tune.
   @Override

@@ -57,6 +57,24 @@ public interface Backend extends AutoCloseable {
       Operand counts);
 
   /**
+   * {@code y = f(x)} as {@link #forward} computes it, and the statistics of each channel of {@code
+   * y} seen as {@code [y.length() / (channels * inner), channels, inner]}: channel {@code c}'s
+   * outputs, in memory order, are an array of their own, whose {@link StatsRecords} records go to
+   * {@code sums} and {@code counts} from record {@code c * StatsRecords.records(y.length() /
+   * channels)}.
+   */
+  void forwardWithChannelStats(
+      Activation f,
+      Shape shape,
+      Operand x,
+      Operand weight,
+      Operand y,
+      long channels,
+      long inner,
+      Operand sums,
+      Operand counts);
+
+  /**
    * {@code gradInput = gradOutput * f'(x)}; for PReLU also {@code gradWeight[c] = sum of gradOutput
    * * x over the elements of channel c with !(x > 0)}, reduced in a fixed order.
    *

@@ -328,18 +328,75 @@ public record KernelPlan(
       String name = plain.kernel().replace("_forward_", "_forward_stats_");
       l.add(new Launch(name, plain.size(), args, group));
     }
-    l.add(
-        launchIn(
-            group,
-            "stats_reduce_" + t.shortName(),
-            leaves,
-            leafSums,
-            leafCounts,
-            leaves,
-            sums,
-            counts));
+    l.add(reduce(t, 1, leaves, leafSums, leafCounts, sums, counts));
     return new KernelPlan(
         l, forward.inputs(), List.of(y, sums, counts), List.of(leafSums, leafCounts));
+  }
+
+  /**
+   * {@code y = f(x)}, then the statistics records of each channel of {@code y} seen as {@code
+   * [outer, channels, inner]}: channel {@code c}'s outputs in memory order, as an array of their
+   * own, make {@link StatsRecords#records} records from record {@code c * records} ({@code
+   * channel_stats_<t>} over {@code y}, a pass of its own, then {@code stats_reduce_<t>} channel by
+   * channel).
+   */
+  public static KernelPlan forwardWithChannelStats(
+      Activation f,
+      Shape shape,
+      Operand x,
+      Operand weight,
+      Operand y,
+      long channels,
+      long inner,
+      Operand sums,
+      Operand counts) {
+    KernelPlan forward = forward(f, shape, x, weight, y);
+    DType t = y.dtype();
+    long perChannel = y.length() / channels;
+    long leaves = StatsRecords.leaves(perChannel);
+    Scratch leafSums = new Scratch(t, 3 * channels * leaves);
+    Scratch leafCounts = new Scratch(DType.INT32, 3 * channels * leaves);
+    List<Launch> l = new ArrayList<>(forward.launches());
+    l.add(
+        launchIn(
+            StatsRecords.LANES,
+            "channel_stats_" + t.shortName(),
+            channels * leaves * StatsRecords.LANES,
+            y,
+            perChannel,
+            channels,
+            inner,
+            leaves,
+            leafSums,
+            leafCounts));
+    l.add(reduce(t, channels, leaves, leafSums, leafCounts, sums, counts));
+    return new KernelPlan(
+        l, forward.inputs(), List.of(y, sums, counts), List.of(leafSums, leafCounts));
+  }
+
+  /**
+   * {@code stats_reduce_<t>} over {@code segments} runs of {@code leaves} leaf records each, each
+   * run folded into {@link StatsRecords#LANES} times fewer records.
+   */
+  private static Launch reduce(
+      DType t,
+      long segments,
+      long leaves,
+      Operand leafSums,
+      Operand leafCounts,
+      Operand sums,
+      Operand counts) {
+    long groups = (leaves + StatsRecords.LANES - 1) / StatsRecords.LANES;
+    return launchIn(
+        StatsRecords.LANES,
+        "stats_reduce_" + t.shortName(),
+        segments * groups * StatsRecords.LANES,
+        leafSums,
+        leafCounts,
+        leaves,
+        groups,
+        sums,
+        counts);
   }
 
   /**

@@ -728,6 +728,68 @@ class CliIT {
   }
 
   /**
+   * {@code --channel-stats} prints the API's statistics of each channel as one JSON line, with the
+   * dead channels named, on the CPU and on OpenCL where it is here; y is the plain forward's.
+   */
+  @Test
+  void channelStatsArePrintedAsTheApiGivesThem() throws Exception {
+    int[] dims = {4, 3, 50};
+    int n = 4 * 3 * 50;
+    float[] xs = new float[n];
+    java.util.Random random = new java.util.Random(6);
+    for (int i = 0; i < n; i++) {
+      boolean channelTwo = (i / 50) % 3 == 2;
+      xs[i] = channelTwo ? -1 - random.nextFloat() : (float) random.nextGaussian();
+    }
+    xs[7] = Float.NaN;
+    Path x = dir.resolve("channels.x.npy");
+    Npy.writeAtomically(x, dims, xs);
+    List<ActivationStats> want;
+    float[] plain = new float[n];
+    try (Rectifier r = Rectifier.create("cpu")) {
+      want = r.forwardWithChannelStats(Activation.relu(), Shape.of(dims), 1, xs, null, plain);
+    }
+    List<String> backends = new ArrayList<>(List.of("cpu"));
+    if (openClHere()) backends.add("opencl");
+    for (String backend : backends) {
+      Path y = dir.resolve("channels.y.npy");
+      Result r =
+          run(
+              "forward",
+              "relu",
+              "--input",
+              x,
+              "--output",
+              y,
+              "--channel-stats",
+              "-2",
+              "--backend",
+              backend);
+      assertEquals(0, r.code(), r.err());
+      JsonObject j = JsonParser.parseString(r.out().strip()).getAsJsonObject();
+      assertEquals(1, j.get("axis").getAsInt(), backend);
+      assertEquals(3, j.get("channels").getAsInt(), backend);
+      assertEquals("[2]", j.get("dead_channels").toString(), backend);
+      com.google.gson.JsonArray each = j.getAsJsonArray("per_channel");
+      assertEquals(3, each.size(), backend);
+      for (int c = 0; c < 3; c++) {
+        JsonObject o = each.get(c).getAsJsonObject();
+        ActivationStats s = want.get(c);
+        String what = backend + " channel " + c;
+        assertEquals(s.count(), o.get("count").getAsLong(), what);
+        assertEquals(s.zeros(), o.get("zeros").getAsLong(), what);
+        assertEquals(s.nans(), o.get("nans").getAsLong(), what);
+        assertEquals(s.l1(), o.get("l1").getAsDouble(), what);
+        assertEquals(s.min(), o.get("min").getAsDouble(), what);
+        assertEquals(s.max(), o.get("max").getAsDouble(), what);
+      }
+      assertEquals(1, each.get(0).getAsJsonObject().get("nans").getAsLong(), backend);
+      assertEquals(200, each.get(2).getAsJsonObject().get("zeros").getAsLong(), backend);
+      assertArrayEquals(plain, (float[]) Npy.read(y).data(), backend + " y");
+    }
+  }
+
+  /**
    * float16 ('<f2') and bfloat16 ('<u2' bits with --bfloat16) files, read whole and streamed, on
    * the CPU and on OpenCL where it is here: the output file holds the API's results in the input's
    * type; a '<u2' file without --bfloat16, --bfloat16 on a float32 file and --stats on float16 are
@@ -1225,6 +1287,37 @@ class CliIT {
                 "--output",
                 "OUT"),
             "--stats and --mask-out are separate passes"),
+        Arguments.of(
+            "channel statistics on an axis y lacks",
+            List.of("forward", "relu", "--channel-stats", "3", "--input", "X", "--output", "OUT"),
+            "--channel-stats: channel axis 3 is out of range for shape"),
+        Arguments.of(
+            "both statistics",
+            List.of(
+                "forward",
+                "relu",
+                "--stats",
+                "--channel-stats",
+                "0",
+                "--input",
+                "X",
+                "--output",
+                "OUT"),
+            "--stats and --channel-stats are separate passes"),
+        Arguments.of(
+            "channel statistics streamed",
+            List.of(
+                "forward",
+                "relu",
+                "--channel-stats",
+                "0",
+                "--chunk-elements",
+                "10",
+                "--input",
+                "X",
+                "--output",
+                "OUT"),
+            "--channel-stats reads the files whole; drop --chunk-elements"),
         Arguments.of(
             "mask with a weight",
             List.of(

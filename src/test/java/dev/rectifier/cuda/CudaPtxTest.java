@@ -81,7 +81,7 @@ class CudaPtxTest {
         }
       }
     }
-    assertEquals(110, opencl.size(), "55 kernels per type in the OpenCL file");
+    assertEquals(112, opencl.size(), "56 kernels per type in the OpenCL file");
     assertEquals(opencl, cuda);
   }
 
