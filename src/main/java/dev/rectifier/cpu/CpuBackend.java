@@ -290,7 +290,7 @@ final class CpuBackend implements Backend {
           records,
           1,
           (r0, r1) -> {
-            Stats stats = new Stats(single);
+            Stats stats = new Stats(single, loops);
             for (int r = r0; r < r1; r++) {
               int from = r * StatsRecords.PER_RECORD;
               int to = Math.min(m, from + StatsRecords.PER_RECORD);
@@ -303,7 +303,7 @@ final class CpuBackend implements Backend {
           records,
           Math.max(1, grain(f) / StatsRecords.PER_RECORD),
           (r0, r1) -> {
-            Stats stats = new Stats(single);
+            Stats stats = new Stats(single, loops);
             Object scratch = scratch(f, out, Stats.TILE);
             for (int r = r0; r < r1; r++) {
               int from = r * StatsRecords.PER_RECORD;
@@ -359,7 +359,7 @@ final class CpuBackend implements Backend {
         (int) channels * records,
         Math.max(1, (fused ? grain(f) : COPY_GRAIN) / StatsRecords.PER_RECORD),
         (r0, r1) -> {
-          Stats stats = new Stats(single);
+          Stats stats = new Stats(single, loops);
           int size = Math.min(perChannel, StatsRecords.PER_RECORD);
           Object tile = single ? new float[size] : new double[size];
           Object blend = fused ? scratch(f, out, run) : null;

@@ -28,7 +28,10 @@ final class Stats {
   }
 
   private final boolean single;
+  private final boolean vectorApi;
   private final float[] floatLanes = new float[LANES];
+  private final float[] extremes = new float[2];
+  private final int[] vectorCounts = new int[3];
   private final double[] doubleLanes = new double[LANES];
   private final double[] leafSums = new double[LANES];
 
@@ -38,9 +41,13 @@ final class Stats {
   private int nans;
   private int infinities;
 
-  /** For float32 records when {@code single}, float64 otherwise. */
-  Stats(boolean single) {
+  /**
+   * For float32 records when {@code single}, float64 otherwise; whole float leaves by {@link
+   * VectorApiLoops#statsLeaves} when {@code loops} are the Vector API's.
+   */
+  Stats(boolean single, FloatLoops loops) {
     this.single = single;
+    this.vectorApi = single && loops == FloatLoops.VECTOR_API;
   }
 
   /**
@@ -72,11 +79,32 @@ final class Stats {
     nans = 0;
     infinities = 0;
     int leaves = 0;
-    for (int at = from; at < to; at += LANES, leaves++) {
-      if (produce != null && (at - from) % TILE == 0) produce.run(at, Math.min(to, at + TILE));
-      int count = Math.min(LANES, to - at);
-      leafSums[leaves] =
-          y instanceof float[] f ? leaf(f, yo + at, count) : leaf((double[]) y, yo + at, count);
+    for (int tile = from; tile < to; tile += TILE) {
+      int end = Math.min(to, tile + TILE);
+      if (produce != null) produce.run(tile, end);
+      int at = tile;
+      if (vectorApi) {
+        int whole = (end - tile) / LANES;
+        vectorCounts[0] = zeros;
+        vectorCounts[1] = nans;
+        vectorCounts[2] = infinities;
+        VectorApiLoops.statsLeaves(
+            (float[]) y, yo + at, whole, leafSums, leaves, floatLanes, extremes, vectorCounts);
+        zeros = vectorCounts[0];
+        nans = vectorCounts[1];
+        infinities = vectorCounts[2];
+        if (whole > 0) {
+          min = Math.min(min, extremes[0]);
+          max = Math.max(max, extremes[1]);
+        }
+        leaves += whole;
+        at += whole * LANES;
+      }
+      for (; at < end; at += LANES, leaves++) {
+        int count = Math.min(LANES, end - at);
+        leafSums[leaves] =
+            y instanceof float[] f ? leaf(f, yo + at, count) : leaf((double[]) y, yo + at, count);
+      }
     }
     java.util.Arrays.fill(leafSums, leaves, LANES, 0);
     double sum = fold(leafSums);

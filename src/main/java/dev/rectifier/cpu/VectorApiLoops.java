@@ -192,4 +192,75 @@ final class VectorApiLoops {
     }
     for (; i < n; i++) y[yo + i] = (float) Formulas.geluTanh(x[xo + i]);
   }
+
+  /**
+   * {@link Stats}' leaves over {@code leaves} whole leaf records of floats from {@code y[at]}: leaf
+   * {@code k}'s sum of {@code |y|} over finite {@code y}, by the halving tree of {@link
+   * dev.rectifier.spi.StatsRecords} in float (lane {@code l} takes lane {@code l + d}: the first
+   * step adds two vectors loaded {@code LANES / 2} apart, the steps down to the vector's width add
+   * vectors, the last few lanes are added one by one), goes to {@code sums[first + k]}; the least
+   * and greatest non-NaN value ({@link FloatVector#min} is {@link Math#min}: -0 below +0) go to
+   * {@code extremes[0]} and {@code extremes[1]}, and the zeros, NaNs and infinities are added to
+   * {@code counts[0..2]}.
+   */
+  static void statsLeaves(
+      float[] y,
+      int at,
+      int leaves,
+      double[] sums,
+      int first,
+      float[] lanes,
+      float[] extremes,
+      int[] counts) {
+    final int half = dev.rectifier.spi.StatsRecords.LANES / 2;
+    final int width = WIDE.length();
+    FloatVector lo = FloatVector.broadcast(WIDE, Float.POSITIVE_INFINITY);
+    FloatVector hi = FloatVector.broadcast(WIDE, Float.NEGATIVE_INFINITY);
+    int zeros = 0;
+    int nans = 0;
+    int infinities = 0;
+    for (int k = 0; k < leaves; k++) {
+      int base = at + k * 2 * half;
+      for (int l = 0; l < half; l += width) {
+        FloatVector a = FloatVector.fromArray(WIDE, y, base + l);
+        FloatVector b = FloatVector.fromArray(WIDE, y, base + l + half);
+        var nanA = a.test(VectorOperators.IS_NAN);
+        var nanB = b.test(VectorOperators.IS_NAN);
+        zeros += a.eq(0f).trueCount() + b.eq(0f).trueCount();
+        nans += nanA.trueCount() + nanB.trueCount();
+        infinities +=
+            a.test(VectorOperators.IS_INFINITE).trueCount()
+                + b.test(VectorOperators.IS_INFINITE).trueCount();
+        lo =
+            lo.min(a.blend(Float.POSITIVE_INFINITY, nanA))
+                .min(b.blend(Float.POSITIVE_INFINITY, nanB));
+        hi =
+            hi.max(a.blend(Float.NEGATIVE_INFINITY, nanA))
+                .max(b.blend(Float.NEGATIVE_INFINITY, nanB));
+        FloatVector fa = a.abs();
+        FloatVector fb = b.abs();
+        // NaN and infinities count, not sum: |y| < inf is false for both
+        fa = fa.blend(0f, fa.lt(Float.POSITIVE_INFINITY).not());
+        fb = fb.blend(0f, fb.lt(Float.POSITIVE_INFINITY).not());
+        fa.add(fb).intoArray(lanes, l);
+      }
+      int d = half / 2;
+      for (; d >= width; d >>= 1) {
+        for (int l = 0; l < d; l += width) {
+          FloatVector.fromArray(WIDE, lanes, l)
+              .add(FloatVector.fromArray(WIDE, lanes, l + d))
+              .intoArray(lanes, l);
+        }
+      }
+      for (; d > 0; d >>= 1) {
+        for (int l = 0; l < d; l++) lanes[l] += lanes[l + d];
+      }
+      sums[first + k] = lanes[0];
+    }
+    extremes[0] = lo.reduceLanes(VectorOperators.MIN);
+    extremes[1] = hi.reduceLanes(VectorOperators.MAX);
+    counts[0] += zeros;
+    counts[1] += nans;
+    counts[2] += infinities;
+  }
 }

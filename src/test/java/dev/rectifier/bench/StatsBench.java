@@ -24,7 +24,9 @@ import org.openjdk.jmh.annotations.Warmup;
 
 /**
  * What the statistics cost: the forward with them against the plain forward, in the same run, on
- * host arrays and on the backend's buffers (report the ratio of each pair).
+ * host arrays and on the backend's buffers (report the ratio of each pair); per channel too, on
+ * {@code [16, 64, 65536]} along axis 1 (NCHW-like: runs of 65,536) and on {@code [1048576, 64]}
+ * along the last axis (channels-last: runs of 1).
  *
  * <p>{@code mvn -Pbench test-compile exec:exec -Djmh.args="StatsBench"}
  */
@@ -54,6 +56,8 @@ public class StatsBench {
   private DeviceBuffer bx;
   private DeviceBuffer by;
   private Shape shape;
+  private final Shape channelsFirst = Shape.of(16, 64, 65_536);
+  private final Shape channelsLast = Shape.of(1_048_576, 64);
 
   @Setup(Level.Trial)
   public void setUp() {
@@ -66,6 +70,9 @@ public class StatsBench {
     bx = engine.upload(x);
     by = engine.allocate(DType.FLOAT32, n);
     shape = Shape.vector(n);
+    if (channelsFirst.size() != n || channelsLast.size() != n) {
+      throw new IllegalArgumentException("the per-channel shapes are for n = 67108864");
+    }
   }
 
   @TearDown(Level.Trial)
@@ -95,5 +102,20 @@ public class StatsBench {
   @Benchmark
   public ActivationStats statsResident() {
     return engine.forwardWithStats(f, shape, bx, null, by);
+  }
+
+  @Benchmark
+  public java.util.List<ActivationStats> channelStatsChannelsFirst() {
+    return engine.forwardWithChannelStats(f, channelsFirst, 1, x, null, y);
+  }
+
+  @Benchmark
+  public java.util.List<ActivationStats> channelStatsChannelsLast() {
+    return engine.forwardWithChannelStats(f, channelsLast, -1, x, null, y);
+  }
+
+  @Benchmark
+  public java.util.List<ActivationStats> channelStatsResident() {
+    return engine.forwardWithChannelStats(f, channelsFirst, 1, bx, null, by);
   }
 }
