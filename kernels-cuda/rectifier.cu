@@ -18,7 +18,8 @@
  * the mask for x and p0 the slope where a bit is 0.
  * <function>_forward_stats_<type> (every forward but crelu's) take the forward's arguments then the
  * statistics records of their work-groups; stats_<type> takes those of an array, stats_reduce_<type>
- * folds them (see STATS_FOLD).
+ * folds them (see STATS_FOLD). widen_<f16|bf16> and narrow_<f16|bf16> convert 16-bit buffers to
+ * and from double (see f16_value).
  */
 // uint and ulong (unsigned int, unsigned long: 64 bits on the LP64 hosts nvcc compiles for) come
 // from <sys/types.h>, which nvcc includes.
@@ -657,3 +658,76 @@ DEFINE_SMOOTH_KERNELS(double, f64)
 DEFINE_STATS_KERNELS(float, f32)
 DEFINE_STATS_KERNELS(double, f64)
 
+// ------------------------------------------------------------------ float16 and bfloat16 buffers
+/* A float16 or bfloat16 buffer (Rectifier's 16-bit paths) is widened exactly to double by
+   widen_<f16|bf16>(h, from, w, n), computed by the f64 kernels, and rounded back once by
+   narrow_<f16|bf16>(w, x, tie, h, from, n): to nearest, ties to even, as HalfFloats does in Java
+   (scaled by a power of two so that the type's last place is 1, then rint, which rounds ties to
+   even). Only on the double path: without double there is nothing exact to widen to. */
+#define F16_OVERFLOW 65520.0
+#define BF16_OVERFLOW 0x1.ffp+127
+#define HALF_TINY 0x1p-64
+
+__device__ inline double f16_value(ushort h) {
+  int e = (h >> 10) & 0x1f;
+  int m = h & 0x3ff;
+  double a = e == 0 ? m * 0x1p-24 : e == 31 ? (m == 0 ? (double)INFINITY : (double)NAN) : ldexp((double)(1024 + m), e - 25);
+  return (h & 0x8000) != 0 ? -a : a;
+}
+
+__device__ inline double bf16_value(ushort b) {
+  int e = (b >> 7) & 0xff;
+  int m = b & 0x7f;
+  double a = e == 0 ? m * 0x1p-133 : e == 255 ? (m == 0 ? (double)INFINITY : (double)NAN) : ldexp((double)(128 + m), e - 134);
+  return (b & 0x8000) != 0 ? -a : a;
+}
+
+__device__ inline ushort f16_bits(double v) {
+  int sign = signbit(v) ? 0x8000 : 0;
+  if (isnan(v)) return (ushort)(sign | 0x7e00);
+  double a = fabs(v);
+  if (a >= F16_OVERFLOW) return (ushort)(sign | 0x7c00);
+  int bits = a < 0x1p-14 ? (int)rint(a * 0x1p24) : ((ilogb(a) + 15) << 10) + (int)rint(ldexp(a, 10 - ilogb(a))) - 1024;
+  return (ushort)(sign | bits);
+}
+
+__device__ inline ushort bf16_bits(double v) {
+  int sign = signbit(v) ? 0x8000 : 0;
+  if (isnan(v)) return (ushort)(sign | 0x7fc0);
+  double a = fabs(v);
+  if (a >= BF16_OVERFLOW) return (ushort)(sign | 0x7f80);
+  int bits = a < 0x1p-126 ? (int)rint(ldexp(a, 133)) : ((ilogb(a) + 127) << 7) + (int)rint(ldexp(a, 7 - ilogb(a))) - 128;
+  return (ushort)(sign | bits);
+}
+
+/* HalfRounding.tieBroken: where tie is not 0, a v exactly on a midpoint of the type, for a nonzero
+   x below HALF_TINY (f(x) = c x + d x^2 with d x^2 lost in double), moves one double step to the
+   side tie gives (the sign of d), so that the one rounding goes the way the exact value does. */
+__device__ inline double tie_broken_f16(double tie, double x, double v) {
+  if (tie == 0 || x == 0 || !(fabs(x) < HALF_TINY) || v == 0) return v;
+  ushort b = f16_bits(v);
+  double r = f16_value(b);
+  if (r == v) return v;
+  double o = f16_value((ushort)(fabs(r) < fabs(v) ? b + 1 : b - 1));
+  return (r + o) / 2 == v ? nextafter(v, tie > 0 ? (double)INFINITY : -(double)INFINITY) : v;
+}
+
+__device__ inline double tie_broken_bf16(double tie, double x, double v) {
+  if (tie == 0 || x == 0 || !(fabs(x) < HALF_TINY) || v == 0) return v;
+  ushort b = bf16_bits(v);
+  double r = bf16_value(b);
+  if (r == v) return v;
+  double o = bf16_value((ushort)(fabs(r) < fabs(v) ? b + 1 : b - 1));
+  return (r + o) / 2 == v ? nextafter(v, tie > 0 ? (double)INFINITY : -(double)INFINITY) : v;
+}
+
+extern "C" __global__ void widen_f16(const ushort* h, const ulong from, double* w, const ulong n) {
+  size_t i = global_index(); if (i < n) w[i] = f16_value(h[from + i]); }
+extern "C" __global__ void widen_bf16(const ushort* h, const ulong from, double* w, const ulong n) {
+  size_t i = global_index(); if (i < n) w[i] = bf16_value(h[from + i]); }
+extern "C" __global__ void narrow_f16(const double* w, const double* x, const double tie,
+    ushort* h, const ulong from, const ulong n) {
+  size_t i = global_index(); if (i < n) h[from + i] = f16_bits(tie_broken_f16(tie, x[i], w[i])); }
+extern "C" __global__ void narrow_bf16(const double* w, const double* x, const double tie,
+    ushort* h, const ulong from, const ulong n) {
+  size_t i = global_index(); if (i < n) h[from + i] = bf16_bits(tie_broken_bf16(tie, x[i], w[i])); }

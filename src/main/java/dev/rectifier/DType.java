@@ -2,9 +2,9 @@ package dev.rectifier;
 
 /**
  * Element type of a buffer or array. The float types are computed to the accuracy contract of
- * {@link Activation}; {@link #FLOAT16} and {@link #BFLOAT16} are storage types of {@code short[]}
- * host arrays, computed in float64 and rounded once; {@link #INT32} holds the words of 1-bit masks
- * and is not computed on.
+ * {@link Activation}; {@link #FLOAT16} and {@link #BFLOAT16} are storage types ({@code short[]} bit
+ * patterns and buffers), computed in float64 and rounded once; {@link #INT32} holds the words of
+ * 1-bit masks and is not computed on.
  */
 public enum DType {
   /** IEEE 754 binary32, NumPy {@code <f4}. */

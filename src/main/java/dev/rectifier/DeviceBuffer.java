@@ -7,7 +7,9 @@ import java.util.concurrent.atomic.AtomicBoolean;
 /**
  * A tensor's memory on the engine's backend (device memory on a GPU, a Java array it owns on the
  * CPU), so that a chain of calls keeps its data where it is computed. Made by {@link
- * Rectifier#allocate} or {@link Rectifier#upload}.
+ * Rectifier#allocate} or {@link Rectifier#upload}. A {@link DType#FLOAT16} or {@link
+ * DType#BFLOAT16} buffer lives on the backend that computes float64 and is copied to and from
+ * {@code short[]} bit patterns; its calls widen it there, a part at a time, and round back once.
  *
  * <p>Ownership: the caller owns the buffer and closes it; {@link #close()} is idempotent. A buffer
  * still open when its engine closes is freed there and reported as a leak. Using a closed buffer is
@@ -83,6 +85,41 @@ public final class DeviceBuffer implements AutoCloseable {
    */
   public void copyTo(long srcOffset, double[] dst, int dstOffset, int length) {
     owner.copy(this, srcOffset, dst, dstOffset, length, false);
+  }
+
+  /**
+   * Copies all of {@code src}, bit patterns of this buffer's type, into this {@link DType#FLOAT16}
+   * or {@link DType#BFLOAT16} buffer from element 0.
+   */
+  public void copyFrom(short[] src) {
+    copyFrom(src, 0, 0, src.length);
+  }
+
+  /**
+   * Copies {@code length} bit patterns of {@code src} from {@code srcOffset} to {@code dstOffset}.
+   */
+  public void copyFrom(short[] src, int srcOffset, long dstOffset, int length) {
+    owner.copy(this, dstOffset, src, srcOffset, length, true);
+  }
+
+  /** Copies the first {@code dst.length} bit patterns of this 16-bit buffer into {@code dst}. */
+  public void copyTo(short[] dst) {
+    copyTo(0, dst, 0, dst.length);
+  }
+
+  /**
+   * Copies {@code length} bit patterns from {@code srcOffset} into {@code dst} at {@code
+   * dstOffset}.
+   */
+  public void copyTo(long srcOffset, short[] dst, int dstOffset, int length) {
+    owner.copy(this, srcOffset, dst, dstOffset, length, false);
+  }
+
+  /** The whole buffer as a new array of bit patterns (float16 and bfloat16 buffers only). */
+  public short[] toShortArray() {
+    short[] a = new short[Math.toIntExact(length())];
+    copyTo(a);
+    return a;
   }
 
   /** Copies all of {@code src} (a mask's words) into this int32 buffer from word 0. */

@@ -96,24 +96,16 @@ final class HalfFloats {
     }
   }
 
-  /** Below this, {@code d x^2} is less than 2^-60 of {@code c x}: float64 has lost it. */
-  private static final double TINY = 0x1p-64;
-
   /**
    * Moves each {@code y[i]} that is exactly a midpoint of {@code t}, for a nonzero {@code x[i]}
-   * below {@link #TINY}, one float64 step toward the side {@code sign} says the exact value lies
-   * on, so that the one rounding to {@code t} goes the right way.
+   * below 2^-64, one float64 step toward the side {@code sign} says the exact value lies on ({@link
+   * dev.rectifier.spi.HalfRounding#tieBroken}), so that the one rounding to {@code t} goes the
+   * right way.
    */
   static void breakTies(DType t, int sign, double[] x, double[] y) {
     if (sign == 0) return;
     for (int i = 0; i < y.length; i++) {
-      double v = y[i];
-      if (x[i] == 0 || !(Math.abs(x[i]) < TINY) || v == 0) continue;
-      short h = t.encode(v);
-      double r = t.decode(h);
-      if (r == v) continue; // a value of t: no midpoint
-      double o = t.decode((short) (Math.abs(r) < Math.abs(v) ? h + 1 : h - 1)); // v's other side
-      if ((r + o) / 2 == v) y[i] = sign > 0 ? Math.nextUp(v) : Math.nextDown(v);
+      y[i] = dev.rectifier.spi.HalfRounding.tieBroken(t, sign, x[i], y[i]);
     }
   }
 }

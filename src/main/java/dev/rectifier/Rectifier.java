@@ -112,6 +112,9 @@ public final class Rectifier implements AutoCloseable {
     this.fallback = fallback;
     this.byType = new EnumMap<>(DType.class);
     for (DType t : DType.values()) this.byType.put(t, byType.getOrDefault(t, backend));
+    // 16-bit buffers are widened to float64 and computed there: they live on its backend
+    this.byType.put(DType.FLOAT16, this.byType.get(DType.FLOAT64));
+    this.byType.put(DType.BFLOAT16, this.byType.get(DType.FLOAT64));
     this.selection = List.copyOf(selection);
     this.requested = requested;
     this.failOnLeak = failOnLeak;
@@ -605,12 +608,6 @@ public final class Rectifier implements AutoCloseable {
   /** A buffer of {@code length} elements of {@code dtype} on this engine's backend. */
   public DeviceBuffer allocate(DType dtype, long length) {
     Objects.requireNonNull(dtype, "dtype");
-    if (dtype.isHalf()) {
-      throw new IllegalArgumentException(
-          dtype
-              + " is a storage type of short[] host arrays, not of buffers; allocate FLOAT32 and"
-              + " convert with DType.decode, or pass short[] arrays to forward and backward");
-    }
     if (length < 0) {
       throw new IllegalArgumentException("length is " + length + "; give 0 or more");
     }
@@ -656,11 +653,34 @@ public final class Rectifier implements AutoCloseable {
     return b;
   }
 
+  /**
+   * A new {@code storage} buffer ({@link DType#FLOAT16} or {@link DType#BFLOAT16}) holding a copy
+   * of the bit patterns {@code data}.
+   */
+  public DeviceBuffer upload(DType storage, short[] data) {
+    checkHalf(storage);
+    DeviceBuffer b = allocate(storage, data.length);
+    b.copyFrom(data);
+    return b;
+  }
+
   void copy(DeviceBuffer b, long at, Object array, int offset, int length, boolean toDevice) {
     Lock l = enter();
     try {
       BackendBuffer bb = own(b, toDevice ? "dst" : "src");
-      HostArray h = DeviceBuffer.host(array, offset, length, toDevice ? "src" : "dst");
+      HostArray h;
+      if (array instanceof short[] bits) {
+        if (!bb.dtype().isHalf()) {
+          throw new IllegalArgumentException(
+              "the buffer holds "
+                  + bb.dtype()
+                  + "; short[] arrays are the bit patterns of FLOAT16 and BFLOAT16 buffers");
+        }
+        DeviceBuffer.checkRange(bits.length, offset, length, toDevice ? "src" : "dst");
+        h = new HostArray(bits, offset, length, bb.dtype());
+      } else {
+        h = DeviceBuffer.host(array, offset, length, toDevice ? "src" : "dst");
+      }
       if (h.dtype() != bb.dtype()) {
         throw new IllegalArgumentException(
             "the buffer holds " + bb.dtype() + " but the array is " + h.dtype());
@@ -789,6 +809,17 @@ public final class Rectifier implements AutoCloseable {
       Operand yo = own(y, "y");
       checkForward(f, shape, xo, wo, yo);
       checkOverlaps(f, new Object[] {y}, new Object[] {x, weight});
+      if (xo.dtype().isHalf()) {
+        if (stats != null) throw halfRefused("statistics", xo.dtype());
+        checkComputesHalf(xo.dtype());
+        Backend b = byType.get(xo.dtype());
+        try {
+          halfForwardBuffers(b, f, shape, xo, wo, yo);
+        } catch (RuntimeException e) {
+          throw failure(e, b, "forward", f, xo, "buffers", ON_BUFFERS);
+        }
+        return null;
+      }
       Backend b = on(xo.dtype());
       Records r = stats == null ? null : stats.apply(xo.dtype(), f.outputShape(shape));
       try {
@@ -1000,9 +1031,11 @@ public final class Rectifier implements AutoCloseable {
       Operand gwo = gradWeight == null ? null : own(gradWeight, "gradWeight");
       checkBackward(f, shape, xo, wo, go, dxo, gwo);
       checkOverlaps(f, new Object[] {gradInput, gradWeight}, new Object[] {x, weight, gradOutput});
-      Backend b = on(xo.dtype());
+      if (xo.dtype().isHalf()) checkComputesHalf(xo.dtype());
+      Backend b = xo.dtype().isHalf() ? byType.get(xo.dtype()) : on(xo.dtype());
       try {
-        b.backward(f, shape, xo, wo, go, dxo, gwo);
+        if (xo.dtype().isHalf()) halfBackwardBuffers(b, f, shape, xo, wo, go, dxo, gwo);
+        else b.backward(f, shape, xo, wo, go, dxo, gwo);
       } catch (RuntimeException e) {
         throw failure(e, b, "backward", f, xo, "buffers", ON_BUFFERS);
       }
@@ -1306,6 +1339,123 @@ public final class Rectifier implements AutoCloseable {
     }
   }
 
+  /** What 16-bit buffers do not have yet, refused in one line. */
+  private static IllegalArgumentException halfRefused(String what, DType t) {
+    return new IllegalArgumentException(
+        what
+            + ": not there yet for "
+            + t.shortName()
+            + " buffers (16-bit buffers compute forward and backward); use FLOAT32 or FLOAT64"
+            + " buffers for this call");
+  }
+
+  /**
+   * float64 buffers on the backend that computes a 16-bit call, by role, made as the call needs
+   * them (a part's length at a time) and freed when it ends.
+   */
+  private static final class Widened implements AutoCloseable {
+    private final Backend b;
+    private final List<BackendBuffer> made = new ArrayList<>();
+    private final Map<String, BackendBuffer> byRole = new java.util.HashMap<>();
+
+    Widened(Backend b) {
+      this.b = b;
+    }
+
+    /** A float64 buffer of {@code length} elements for {@code role}, contents unspecified. */
+    Operand buffer(String role, long length) {
+      BackendBuffer have = byRole.get(role);
+      if (have != null && have.length() == length) return have;
+      BackendBuffer fresh = b.allocate(DType.FLOAT64, length);
+      made.add(fresh);
+      byRole.put(role, fresh);
+      return fresh;
+    }
+
+    /** Elements {@code [from, from + length)} of {@code half}, widened into {@code role}'s. */
+    Operand widened(String role, Operand half, long from, long length) {
+      Operand w = buffer(role, length);
+      b.widen(half, from, w);
+      return w;
+    }
+
+    @Override
+    public void close() {
+      for (BackendBuffer m : made) m.close();
+    }
+  }
+
+  /**
+   * The short[] forward's steps on 16-bit buffers, all on the backend {@code b} that computes
+   * float64 (on a device, nothing crosses its bus): a part of {@value #HALF_CHUNK} elements at a
+   * time (the whole tensor where the function needs it) widened into float64 buffers, computed by
+   * {@code b}'s float64 forward, rounded back once into {@code y}.
+   */
+  private static void halfForwardBuffers(
+      Backend b, Activation f, Shape shape, Operand x, Operand w, Operand y) {
+    long n = x.length();
+    long m = y.length();
+    if (n == 0) return;
+    try (Widened wide = new Widened(b)) {
+      if (!f.splittable() || w != null) {
+        Operand wx = wide.widened("x", x, 0, n);
+        Operand ww = w == null ? null : wide.widened("weight", w, 0, w.length());
+        Operand wy = f.readsOutput() ? wide.widened("y", y, 0, m) : wide.buffer("y", m);
+        b.forward(f, shape, wx, ww, wy);
+        b.narrow(wy, null, 0, y, 0);
+        return;
+      }
+      int sign = HalfFloats.secondOrderSign(f);
+      for (long at = 0; at < n; at += HALF_CHUNK) {
+        long len = Math.min(HALF_CHUNK, n - at);
+        Operand wx = wide.widened("x", x, at, len);
+        Operand wy = f.readsOutput() ? wide.widened("y", y, at, len) : wide.buffer("y", len);
+        b.forward(f, Shape.vector((int) len), wx, null, wy);
+        b.narrow(wy, wx, sign, y, at);
+      }
+    }
+  }
+
+  /** The short[] backward's steps on 16-bit buffers; see {@link #halfForwardBuffers}. */
+  private static void halfBackwardBuffers(
+      Backend b,
+      Activation f,
+      Shape shape,
+      Operand x,
+      Operand w,
+      Operand g,
+      Operand dx,
+      Operand gw) {
+    long n = x.length();
+    long m = g.length();
+    if (n == 0) return;
+    try (Widened wide = new Widened(b)) {
+      if (!f.splittable() || w != null || gw != null) {
+        Operand wx = wide.widened("x", x, 0, n);
+        Operand ww = w == null ? null : wide.widened("weight", w, 0, w.length());
+        Operand wg = wide.widened("gradOutput", g, 0, m);
+        Operand wdx =
+            f.readsOutput() ? wide.widened("gradInput", dx, 0, n) : wide.buffer("gradInput", n);
+        Operand wgw = gw == null ? null : wide.buffer("gradWeight", gw.length());
+        b.backward(f, shape, wx, ww, wg, wdx, wgw);
+        b.narrow(wdx, null, 0, dx, 0);
+        if (gw != null) b.narrow(wgw, null, 0, gw, 0);
+        return;
+      }
+      for (long at = 0; at < n; at += HALF_CHUNK) {
+        long len = Math.min(HALF_CHUNK, n - at);
+        Operand wx = wide.widened("x", x, at, len);
+        Operand wg = wide.widened("gradOutput", g, at, len);
+        Operand wdx =
+            f.readsOutput()
+                ? wide.widened("gradInput", dx, at, len)
+                : wide.buffer("gradInput", len);
+        b.backward(f, Shape.vector((int) len), wx, null, wg, wdx, null);
+        b.narrow(wdx, null, 0, dx, at);
+      }
+    }
+  }
+
   // ------------------------------------------------------------------ backward from the output
 
   /**
@@ -1366,6 +1516,7 @@ public final class Rectifier implements AutoCloseable {
       Operand go = own(gradOutput, "gradOutput");
       Operand dxo = own(gradInput, "gradInput");
       checkFromOutput(yo, go, dxo);
+      if (yo.dtype().isHalf()) throw halfRefused("backward from the output", yo.dtype());
       checkOverlaps(f, new Object[] {gradInput}, new Object[] {y, gradOutput});
       Backend b = on(yo.dtype());
       try {
@@ -1457,6 +1608,7 @@ public final class Rectifier implements AutoCloseable {
       Operand yo = own(y, "y");
       Operand mo = own(mask, "mask");
       checkFloat("x", xo);
+      if (xo.dtype().isHalf()) throw halfRefused("1-bit masks", xo.dtype());
       checkOperand("y", yo, xo.length(), xo.dtype());
       checkMask(mo, xo.length());
       checkOverlaps(f, new Object[] {y}, new Object[] {x});
@@ -1499,6 +1651,7 @@ public final class Rectifier implements AutoCloseable {
       Operand go = own(gradOutput, "gradOutput");
       Operand dxo = own(gradInput, "gradInput");
       checkFloat("gradOutput", go);
+      if (go.dtype().isHalf()) throw halfRefused("1-bit masks", go.dtype());
       checkOperand("gradInput", dxo, go.length(), go.dtype(), "gradOutput");
       checkMask(mo, go.length());
       checkOverlaps(f, new Object[] {gradInput}, new Object[] {gradOutput});

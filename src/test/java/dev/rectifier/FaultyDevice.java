@@ -188,6 +188,18 @@ final class FaultyDevice implements BackendProvider {
     }
 
     @Override
+    public void widen(Operand half, long from, Operand wide) {
+      if (fails()) throw error();
+      inner.widen(half, from, wide);
+    }
+
+    @Override
+    public void narrow(Operand wide, Operand x, int tieSign, Operand half, long from) {
+      if (fails()) throw error();
+      inner.narrow(wide, x, tieSign, half, from);
+    }
+
+    @Override
     public void close() {
       inner.close();
     }

@@ -340,8 +340,36 @@ interface HalfConformance {
             IllegalArgumentException.class,
             () -> r.forward(Activation.relu(), DType.FLOAT32, x, y));
     assertTrue(e.getMessage().startsWith("storage is FLOAT32"), e.getMessage());
-    e = assertThrows(IllegalArgumentException.class, () -> r.allocate(t, 4));
-    assertTrue(e.getMessage().contains("not of buffers"), e.getMessage());
+    try (DeviceBuffer b = r.allocate(t, 100);
+        DeviceBuffer other = r.allocate(t == DType.FLOAT16 ? DType.BFLOAT16 : DType.FLOAT16, 100);
+        DeviceBuffer mask = r.allocate(DType.INT32, Rectifier.maskWords(100));
+        DeviceBuffer floats = r.allocate(DType.FLOAT32, 100)) {
+      e = assertThrows(IllegalArgumentException.class, () -> b.copyFrom(new float[100]));
+      assertTrue(e.getMessage().contains("buffer holds " + t), e.getMessage());
+      e = assertThrows(IllegalArgumentException.class, () -> floats.copyFrom(x));
+      assertTrue(e.getMessage().contains("short[] arrays are the bit patterns"), e.getMessage());
+      e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> r.forward(Activation.relu(), Shape.vector(100), b, other));
+      assertTrue(e.getMessage().startsWith("y is "), e.getMessage());
+      e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> r.forwardWithStats(Activation.relu(), Shape.vector(100), b, null, b));
+      assertTrue(
+          e.getMessage().startsWith("statistics: not there yet for " + t.shortName()),
+          e.getMessage());
+      e =
+          assertThrows(
+              IllegalArgumentException.class, () -> r.forward(Activation.relu(), b, b, mask));
+      assertTrue(e.getMessage().startsWith("1-bit masks: not there yet"), e.getMessage());
+      e =
+          assertThrows(
+              IllegalArgumentException.class,
+              () -> r.backwardFromOutput(Activation.relu(), b, b, b));
+      assertTrue(e.getMessage().startsWith("backward from the output: not"), e.getMessage());
+    }
     IllegalArgumentException o =
         assertThrows(
             IllegalArgumentException.class, () -> r.forward(Activation.relu(), t, x, 0, x, 1, 99));
@@ -363,6 +391,135 @@ interface HalfConformance {
           }
           assertTrue(refused, "a weight for relu");
           assertTrue(Arrays.equals(new short[100], y), "nothing written");
+        });
+  }
+
+  /** Bit for bit, a NaN for a NaN (their signs and payloads are the platform's). */
+  private static void assertBits(DType t, short[] want, short[] got, String what) {
+    assertEquals(want.length, got.length, what + ": length");
+    for (int i = 0; i < want.length; i++) {
+      boolean ok =
+          Float.isNaN(t.decode(want[i])) ? Float.isNaN(t.decode(got[i])) : want[i] == got[i];
+      if (!ok) {
+        fail(what + " at " + i + ": got " + t.decode(got[i]) + " want " + t.decode(want[i]));
+      }
+    }
+  }
+
+  /**
+   * 16-bit buffers give the short[] calls' results bit for bit: every input of the type through
+   * every elementwise function, forward and backward, widened, computed and rounded back on the
+   * backend (the device's own conversion kernels, and their tie rule).
+   */
+  @ParameterizedTest
+  @EnumSource(
+      value = DType.class,
+      names = {"FLOAT16", "BFLOAT16"})
+  default void buffersGiveTheArraysResultsForEveryInput(DType t) throws Throwable {
+    Rectifier r = engine();
+    inHalf(
+        t,
+        () -> {
+          short[] x = everyPattern();
+          short[] g = patterns(t, x.length, 7);
+          Shape s = Shape.vector(x.length);
+          try (DeviceBuffer bx = r.upload(t, x);
+              DeviceBuffer bg = r.upload(t, g);
+              DeviceBuffer by = r.allocate(t, x.length);
+              DeviceBuffer bdx = r.allocate(t, x.length)) {
+            assertTrue(Arrays.equals(x, bx.toShortArray()), "the bits go in and out unchanged");
+            for (Activation f : BackendConformanceTest.elementwise()) {
+              short[] y = new short[x.length];
+              short[] dx = new short[x.length];
+              r.forward(f, t, x, y);
+              r.backward(f, t, x, g, dx);
+              r.forward(f, s, bx, by);
+              r.backward(f, s, bx, bg, bdx);
+              assertBits(t, y, by.toShortArray(), f + " " + t + " forward on buffers");
+              assertBits(t, dx, bdx.toShortArray(), f + " " + t + " backward on buffers");
+            }
+          }
+        });
+  }
+
+  /**
+   * 16-bit buffers as the short[] calls: blending (beta 0 never reads the NaNs in y), calls longer
+   * than the widening part, in place, and the channel functions (PReLU's weights and their gradient
+   * too), whole.
+   */
+  @ParameterizedTest
+  @EnumSource(
+      value = DType.class,
+      names = {"FLOAT16", "BFLOAT16"})
+  default void buffersBlendSplitRunInPlaceAndTakeChannelFunctions(DType t) throws Throwable {
+    Rectifier r = engine();
+    inHalf(
+        t,
+        () -> {
+          int n = (1 << 21) + 5; // two widening parts and a piece
+          Shape s = Shape.vector(n);
+          short[] x = patterns(t, n, 121);
+          short[] g = patterns(t, n, 122);
+          for (Activation f : List.of(Activation.gelu(), Activation.leakyRelu(0.2))) {
+            for (double[] ab : FeatureConformance.BLENDS) {
+              Activation fb = f.blend(ab[0], ab[1]);
+              short[] old = patterns(t, n, 123);
+              if (ab[1] == 0) Arrays.fill(old, t.encode(Double.NaN)); // must not be read
+              short[] y = old.clone();
+              short[] dx = old.clone();
+              r.forward(fb, t, x, y);
+              r.backward(fb, t, x, g, dx);
+              try (DeviceBuffer bx = r.upload(t, x);
+                  DeviceBuffer bg = r.upload(t, g);
+                  DeviceBuffer by = r.upload(t, old);
+                  DeviceBuffer bdx = r.upload(t, old)) {
+                r.forward(fb, s, bx, by);
+                r.backward(fb, s, bx, bg, bdx);
+                assertBits(t, y, by.toShortArray(), fb + " forward on buffers");
+                assertBits(t, dx, bdx.toShortArray(), fb + " backward on buffers");
+              }
+            }
+          }
+          short[] y = new short[n];
+          r.forward(Activation.silu(), t, x, y);
+          try (DeviceBuffer b = r.upload(t, x)) {
+            r.forward(Activation.silu(), s, b, b);
+            assertBits(t, y, b.toShortArray(), "silu in place on a buffer");
+          }
+          for (Object[] c : FeatureConformance.channelCases().toList()) {
+            Activation f = (Activation) c[0];
+            Shape cs = Shape.of((int[]) c[1]);
+            int m = (int) f.outputShape(cs).size();
+            int channels = cs.dim(f.channelAxis(cs));
+            boolean prelu = f.function() == Function.PRELU;
+            short[] cx = patterns(t, (int) cs.size(), 131);
+            short[] cg = patterns(t, m, 132);
+            short[] w = Arrays.copyOf(patterns(t, 8, 133), channels);
+            short[] cy = new short[m];
+            short[] cdx = new short[cx.length];
+            short[] gw = new short[channels];
+            try (DeviceBuffer bx = r.upload(t, cx);
+                DeviceBuffer bg = r.upload(t, cg);
+                DeviceBuffer bw = r.upload(t, w);
+                DeviceBuffer by = r.allocate(t, m);
+                DeviceBuffer bdx = r.allocate(t, cx.length);
+                DeviceBuffer bgw = r.allocate(t, channels)) {
+              if (prelu) {
+                r.forward(f, t, cs, cx, w, cy);
+                r.backward(f, t, cs, cx, w, cg, cdx, gw);
+                r.forward(f, cs, bx, bw, by);
+                r.backward(f, cs, bx, bw, bg, bdx, bgw);
+                assertBits(t, gw, bgw.toShortArray(), f + " grad_weight on buffers");
+              } else {
+                r.forward(f, t, cs, cx, cy);
+                r.backward(f, t, cs, cx, cg, cdx);
+                r.forward(f, cs, bx, by);
+                r.backward(f, cs, bx, bg, bdx);
+              }
+              assertBits(t, cy, by.toShortArray(), f + " forward on buffers");
+              assertBits(t, cdx, bdx.toShortArray(), f + " backward on buffers");
+            }
+          }
         });
   }
 }

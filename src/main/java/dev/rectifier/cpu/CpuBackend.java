@@ -8,6 +8,7 @@ import dev.rectifier.Shape;
 import dev.rectifier.spi.Backend;
 import dev.rectifier.spi.BackendBuffer;
 import dev.rectifier.spi.BackendConfig;
+import dev.rectifier.spi.HalfRounding;
 import dev.rectifier.spi.HostArray;
 import dev.rectifier.spi.KernelPlan;
 import dev.rectifier.spi.Operand;
@@ -446,6 +447,27 @@ final class CpuBackend implements Backend {
         (int) gradOutput.length(),
         gradInput,
         (from, count, out, oo) -> Masks.backward(m, mo, slope, ga, go, from, count, out, oo));
+  }
+
+  @Override
+  public void widen(Operand half, long from, Operand wide) {
+    DType t = half.dtype();
+    short[] h = (short[]) array(half);
+    double[] w = (double[]) array(wide);
+    int at = (int) from;
+    for (int i = 0; i < w.length; i++) w[i] = t.decode(h[at + i]);
+  }
+
+  @Override
+  public void narrow(Operand wide, Operand x, int tieSign, Operand half, long from) {
+    DType t = half.dtype();
+    double[] w = (double[]) array(wide);
+    double[] xs = (double[]) array(x == null ? wide : x);
+    short[] h = (short[]) array(half);
+    int at = (int) from;
+    for (int i = 0; i < w.length; i++) {
+      h[at + i] = t.encode(HalfRounding.tieBroken(t, tieSign, xs[i], w[i]));
+    }
   }
 
   private void channelForward(Activation f, Shape shape, Operand x, Operand w, Operand y) {

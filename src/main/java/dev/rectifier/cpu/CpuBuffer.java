@@ -17,8 +17,7 @@ final class CpuBuffer implements BackendBuffer {
           case FLOAT32 -> new float[length];
           case FLOAT64 -> new double[length];
           case INT32 -> new int[length];
-          case FLOAT16, BFLOAT16 ->
-              throw new IllegalArgumentException(dtype + " is a storage type of host arrays");
+          case FLOAT16, BFLOAT16 -> new short[length];
         };
   }
 

@@ -181,7 +181,9 @@ final class CudaBackend implements Backend {
     Pointer p =
         a instanceof float[] f
             ? Pointer.to(f)
-            : a instanceof int[] w ? Pointer.to(w) : Pointer.to((double[]) a);
+            : a instanceof int[] w
+                ? Pointer.to(w)
+                : a instanceof short[] s ? Pointer.to(s) : Pointer.to((double[]) a);
     return p.withByteOffset((long) h.offset() * h.dtype().bytes());
   }
 
@@ -325,6 +327,24 @@ final class CudaBackend implements Backend {
       checkOpen();
       current();
       run(KernelPlan.backwardFromMask(f, mask, gradOutput, gradInput));
+    }
+  }
+
+  @Override
+  public void widen(Operand half, long from, Operand wide) {
+    synchronized (lock) {
+      checkOpen();
+      current();
+      run(KernelPlan.widen(half, from, wide));
+    }
+  }
+
+  @Override
+  public void narrow(Operand wide, Operand x, int tieSign, Operand half, long from) {
+    synchronized (lock) {
+      checkOpen();
+      current();
+      run(KernelPlan.narrow(wide, x, tieSign, half, from));
     }
   }
 

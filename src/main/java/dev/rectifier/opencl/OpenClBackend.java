@@ -173,7 +173,9 @@ final class OpenClBackend implements Backend {
     Pointer p =
         a instanceof float[] f
             ? Pointer.to(f)
-            : a instanceof int[] w ? Pointer.to(w) : Pointer.to((double[]) a);
+            : a instanceof int[] w
+                ? Pointer.to(w)
+                : a instanceof short[] s ? Pointer.to(s) : Pointer.to((double[]) a);
     return p.withByteOffset((long) h.offset() * bytes);
   }
 
@@ -438,6 +440,24 @@ final class OpenClBackend implements Backend {
       run(
           KernelPlan.backwardFromMask(f, mask, gradOutput, gradInput),
           f.function().id() + " backward from a mask");
+    }
+  }
+
+  @Override
+  public void widen(Operand half, long from, Operand wide) {
+    synchronized (lock) {
+      checkOpen();
+      run(KernelPlan.widen(half, from, wide), "widening " + half.dtype().shortName());
+    }
+  }
+
+  @Override
+  public void narrow(Operand wide, Operand x, int tieSign, Operand half, long from) {
+    synchronized (lock) {
+      checkOpen();
+      run(
+          KernelPlan.narrow(wide, x, tieSign, half, from),
+          "rounding to " + half.dtype().shortName());
     }
   }
 

@@ -111,6 +111,24 @@ public interface Backend extends AutoCloseable {
    */
   void backwardFromMask(Activation f, Operand mask, Operand gradOutput, Operand gradInput);
 
+  /**
+   * Widens elements {@code [from, from + wide.length())} of {@code half}, a {@link DType#FLOAT16}
+   * or {@link DType#BFLOAT16} buffer, into the {@link DType#FLOAT64} buffer {@code wide}, exactly.
+   * Only called on the backend that computes float64.
+   */
+  void widen(Operand half, long from, Operand wide);
+
+  /**
+   * Rounds the {@link DType#FLOAT64} buffer {@code wide} into elements {@code [from, from +
+   * wide.length())} of the 16-bit buffer {@code half}, once, to nearest, ties to even, each value
+   * first corrected by {@link HalfRounding#tieBroken}{@code (half.dtype(), tieSign, x[i],
+   * wide[i])}.
+   *
+   * @param x the widened input of the call, as long as {@code wide}; may be {@code wide} itself
+   *     when {@code tieSign} is 0
+   */
+  void narrow(Operand wide, Operand x, int tieSign, Operand half, long from);
+
   /** Frees everything the backend holds. Idempotent. */
   @Override
   void close();

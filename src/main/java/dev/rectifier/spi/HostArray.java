@@ -11,6 +11,7 @@ public final class HostArray implements Operand {
   private final Object array;
   private final int offset;
   private final int count;
+  private final DType dtype;
 
   /**
    * @param array a {@code float[]}, {@code double[]} or {@code int[]} (a mask's words)
@@ -22,9 +23,25 @@ public final class HostArray implements Operand {
     this.array = array;
     this.offset = offset;
     this.count = count;
+    if (array instanceof float[]) dtype = DType.FLOAT32;
+    else dtype = array instanceof double[] ? DType.FLOAT64 : DType.INT32;
   }
 
-  /** The {@code float[]}, {@code double[]} or {@code int[]}. */
+  /**
+   * A range of a {@code short[]} of {@code storage} bit patterns ({@link DType#FLOAT16} or {@link
+   * DType#BFLOAT16}): only copied to and from buffers of that type, never computed on.
+   */
+  public HostArray(short[] array, int offset, int count, DType storage) {
+    if (!storage.isHalf()) {
+      throw new IllegalArgumentException("a short[] holds FLOAT16 or BFLOAT16, not " + storage);
+    }
+    this.array = array;
+    this.offset = offset;
+    this.count = count;
+    this.dtype = storage;
+  }
+
+  /** The {@code float[]}, {@code double[]}, {@code int[]} or {@code short[]}. */
   public Object array() {
     return array;
   }
@@ -48,8 +65,7 @@ public final class HostArray implements Operand {
 
   @Override
   public DType dtype() {
-    if (array instanceof float[]) return DType.FLOAT32;
-    return array instanceof double[] ? DType.FLOAT64 : DType.INT32;
+    return dtype;
   }
 
   @Override
@@ -65,6 +81,7 @@ public final class HostArray implements Operand {
     b.clear();
     if (array instanceof float[] a) b.asFloatBuffer().put(a, offset + from, n);
     else if (array instanceof int[] a) b.asIntBuffer().put(a, offset + from, n);
+    else if (array instanceof short[] a) b.asShortBuffer().put(a, offset + from, n);
     else b.asDoubleBuffer().put((double[]) array, offset + from, n);
   }
 
@@ -75,6 +92,7 @@ public final class HostArray implements Operand {
     b.clear();
     if (array instanceof float[] a) b.asFloatBuffer().get(a, offset + from, n);
     else if (array instanceof int[] a) b.asIntBuffer().get(a, offset + from, n);
+    else if (array instanceof short[] a) b.asShortBuffer().get(a, offset + from, n);
     else b.asDoubleBuffer().get((double[]) array, offset + from, n);
   }
 }

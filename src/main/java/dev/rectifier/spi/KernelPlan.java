@@ -249,6 +249,32 @@ public record KernelPlan(
     return backwardLaunch(f, fromMask(f, gradOutput.dtype()), mask, gradOutput, gradInput);
   }
 
+  /** {@link Backend#widen}: {@code widen_<f16|bf16>(half, from, wide, n)}. */
+  public static KernelPlan widen(Operand half, long from, Operand wide) {
+    long n = wide.length();
+    return new KernelPlan(
+        List.of(new Launch("widen_" + half.dtype().shortName(), n, List.of(half, from, wide, n))),
+        List.of(half),
+        List.of(wide));
+  }
+
+  /**
+   * {@link Backend#narrow}: {@code narrow_<f16|bf16>(wide, x, tie, half, from, n)}, {@code x} the
+   * wide buffer itself when there is none (its values are then not read: the tie is 0).
+   */
+  public static KernelPlan narrow(Operand wide, Operand x, int tieSign, Operand half, long from) {
+    long n = wide.length();
+    Operand xs = x == null ? wide : x;
+    return new KernelPlan(
+        List.of(
+            new Launch(
+                "narrow_" + half.dtype().shortName(),
+                n,
+                List.of(wide, xs, (double) tieSign, half, from, n))),
+        xs == wide ? List.of(wide) : List.of(wide, xs),
+        List.of(half));
+  }
+
   private static Object typed(double v, DType t) {
     return t == DType.FLOAT32 ? (Object) (float) v : (Object) v;
   }
