@@ -711,24 +711,20 @@ inline ushort bf16_bits(double v) {
   return (ushort)(sign | bits);
 }
 
-/* HalfRounding.tieBroken: where tie is not 0, a v exactly on a midpoint of the type, for a nonzero
-   x below HALF_TINY (f(x) = c x + d x^2 with d x^2 lost in double), moves one double step to the
-   side tie gives (the sign of d), so that the one rounding goes the way the exact value does. */
-inline double tie_broken_f16(double tie, double x, double v) {
-  if (tie == 0 || x == 0 || !(fabs(x) < HALF_TINY) || v == 0) return v;
-  ushort b = f16_bits(v);
-  double r = f16_value(b);
-  if (r == v) return v;
-  double o = f16_value((ushort)(fabs(r) < fabs(v) ? b + 1 : b - 1));
-  return (r + o) / 2 == v ? nextafter(v, tie > 0 ? (double)INFINITY : -(double)INFINITY) : v;
-}
+/* HalfRounding.tieBroken, for bfloat16 where bf is not 0, else float16: where tie is not 0, a v
+   exactly on a midpoint of the type, for a nonzero x below HALF_TINY (f(x) = c x + d x^2 with
+   d x^2 lost in double), moves one double step to the side tie gives (the sign of d), so that the
+   one rounding goes the way the exact value does. */
+inline double half_value(int bf, ushort b) { return bf ? bf16_value(b) : f16_value(b); }
 
-inline double tie_broken_bf16(double tie, double x, double v) {
+inline ushort half_bits(int bf, double v) { return bf ? bf16_bits(v) : f16_bits(v); }
+
+inline double tie_broken(int bf, double tie, double x, double v) {
   if (tie == 0 || x == 0 || !(fabs(x) < HALF_TINY) || v == 0) return v;
-  ushort b = bf16_bits(v);
-  double r = bf16_value(b);
+  ushort b = half_bits(bf, v);
+  double r = half_value(bf, b);
   if (r == v) return v;
-  double o = bf16_value((ushort)(fabs(r) < fabs(v) ? b + 1 : b - 1));
+  double o = half_value(bf, (ushort)(fabs(r) < fabs(v) ? b + 1 : b - 1));
   return (r + o) / 2 == v ? nextafter(v, tie > 0 ? (double)INFINITY : -(double)INFINITY) : v;
 }
 
@@ -738,10 +734,10 @@ __kernel void widen_bf16(__global const ushort* h, const ulong from, __global do
   size_t i = get_global_id(0); if (i < n) w[i] = bf16_value(h[from + i]); }
 __kernel void narrow_f16(__global const double* w, __global const double* x, const double tie,
     __global ushort* h, const ulong from, const ulong n) {
-  size_t i = get_global_id(0); if (i < n) h[from + i] = f16_bits(tie_broken_f16(tie, x[i], w[i])); }
+  size_t i = get_global_id(0); if (i < n) h[from + i] = f16_bits(tie_broken(0, tie, x[i], w[i])); }
 __kernel void narrow_bf16(__global const double* w, __global const double* x, const double tie,
     __global ushort* h, const ulong from, const ulong n) {
-  size_t i = get_global_id(0); if (i < n) h[from + i] = bf16_bits(tie_broken_bf16(tie, x[i], w[i])); }
+  size_t i = get_global_id(0); if (i < n) h[from + i] = bf16_bits(tie_broken(1, tie, x[i], w[i])); }
 
 #else
 // ================================================================== float-only path

@@ -4,7 +4,7 @@ import dev.rectifier.DType;
 
 /**
  * The one correction the float16 and bfloat16 paths make before they round a float64 result to the
- * type: what {@code narrow_<f16|bf16>} in the kernel files does too ({@code tie_broken_<type>}).
+ * type: what {@code narrow_<f16|bf16>} in the kernel files does too ({@code tie_broken}).
  */
 public final class HalfRounding {
   private HalfRounding() {}
