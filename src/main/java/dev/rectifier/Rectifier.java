@@ -514,8 +514,15 @@ public final class Rectifier implements AutoCloseable {
     return byType.get(Objects.requireNonNull(dtype, "dtype")).name();
   }
 
-  /** The backend for calls in {@code dtype}; an error naming the fix where it cannot compute it. */
+  /**
+   * The backend for calls in {@code dtype}; an error naming the fix where it cannot compute it (for
+   * a 16-bit type, where its float64 backend cannot).
+   */
   private Backend on(DType dtype) {
+    if (dtype.isHalf()) {
+      checkComputesHalf(dtype);
+      return byType.get(dtype);
+    }
     Backend b = byType.get(dtype);
     String why = b.unsupported(dtype);
     if (why != null) {
@@ -809,21 +816,12 @@ public final class Rectifier implements AutoCloseable {
       Operand yo = own(y, "y");
       checkForward(f, shape, xo, wo, yo);
       checkOverlaps(f, new Object[] {y}, new Object[] {x, weight});
-      if (xo.dtype().isHalf()) {
-        if (stats != null) throw halfRefused("statistics", xo.dtype());
-        checkComputesHalf(xo.dtype());
-        Backend b = byType.get(xo.dtype());
-        try {
-          halfForwardBuffers(b, f, shape, xo, wo, yo);
-        } catch (RuntimeException e) {
-          throw failure(e, b, "forward", f, xo, "buffers", ON_BUFFERS);
-        }
-        return null;
-      }
+      if (xo.dtype().isHalf() && stats != null) throw halfRefused("statistics", xo.dtype());
       Backend b = on(xo.dtype());
       Records r = stats == null ? null : stats.apply(xo.dtype(), f.outputShape(shape));
       try {
-        if (r == null) b.forward(f, shape, xo, wo, yo);
+        if (xo.dtype().isHalf()) halfForwardBuffers(b, f, shape, xo, wo, yo);
+        else if (r == null) b.forward(f, shape, xo, wo, yo);
         else r.run(b, f, shape, xo, wo, yo);
       } catch (RuntimeException e) {
         String op = r == null ? "forward" : r.what();
@@ -1031,8 +1029,7 @@ public final class Rectifier implements AutoCloseable {
       Operand gwo = gradWeight == null ? null : own(gradWeight, "gradWeight");
       checkBackward(f, shape, xo, wo, go, dxo, gwo);
       checkOverlaps(f, new Object[] {gradInput, gradWeight}, new Object[] {x, weight, gradOutput});
-      if (xo.dtype().isHalf()) checkComputesHalf(xo.dtype());
-      Backend b = xo.dtype().isHalf() ? byType.get(xo.dtype()) : on(xo.dtype());
+      Backend b = on(xo.dtype());
       try {
         if (xo.dtype().isHalf()) halfBackwardBuffers(b, f, shape, xo, wo, go, dxo, gwo);
         else b.backward(f, shape, xo, wo, go, dxo, gwo);

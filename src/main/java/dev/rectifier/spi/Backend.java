@@ -124,8 +124,7 @@ public interface Backend extends AutoCloseable {
    * first corrected by {@link HalfRounding#tieBroken}{@code (half.dtype(), tieSign, x[i],
    * wide[i])}.
    *
-   * @param x the widened input of the call, as long as {@code wide}; may be {@code wide} itself
-   *     when {@code tieSign} is 0
+   * @param x the widened input of the call, as long as {@code wide}; null when {@code tieSign} is 0
    */
   void narrow(Operand wide, Operand x, int tieSign, Operand half, long from);
 
