@@ -5,57 +5,75 @@ package dev.rectifier;
  * has none (Float.float16ToFloat came in Java 20, and has no bfloat16 nor rounding from double),
  * and a dependency for twenty lines would be more to keep than the lines.
  *
- * <p>Rounding from double is done once: the value is scaled by a power of two (exact) so that the
- * target's last place is 1, and Math.rint rounds that to an integer, ties to even. Rounding through
- * float32 instead would round twice and miss the nearest value when float32 lands on a midpoint.
+ * <p>Rounding from double is done once, in integers: the 53-bit significand is shifted right so
+ * that the target's last place is its last bit, and the bits shifted out decide the rounding, ties
+ * to even (a carry out of the significand steps the exponent, and from the largest finite value
+ * would step to infinity, which the overflow bound catches first). Rounding through float32 instead
+ * would round twice and miss the nearest value when float32 lands on a midpoint. Integer steps
+ * rather than Math.scalb and Math.rint because these run once per element on every 16-bit call.
  */
 final class HalfFloats {
   private HalfFloats() {}
 
   /** float16: 65504 + half its last place (16); from there up every value rounds to infinity. */
-  private static final double F16_OVERFLOW = 65520.0;
+  private static final long F16_OVERFLOW = Double.doubleToRawLongBits(65520.0);
 
   /** bfloat16: its largest finite (2 - 2^-7) * 2^127 plus half its last place. */
-  private static final double BF16_OVERFLOW = Math.scalb(2.0 - 0x1p-8, 127);
+  private static final long BF16_OVERFLOW =
+      Double.doubleToRawLongBits(Math.scalb(2.0 - 0x1p-8, 127));
+
+  private static final long INFINITY = 0x7ff0_0000_0000_0000L;
+  private static final long FRACTION = 0x000f_ffff_ffff_ffffL;
+
+  /**
+   * {@code significand / 2^shift} rounded to nearest, ties to even. Past a shift of 60 the quotient
+   * is below 2^-7 and rounds to 0 (which also covers the float64 subnormals, whose exponent gives a
+   * shift near 1000).
+   */
+  private static int roundedShift(long significand, int shift) {
+    if (shift > 60) return 0;
+    long q = significand >>> shift;
+    long rest = significand & ((1L << shift) - 1);
+    long half = 1L << (shift - 1);
+    if (rest > half || (rest == half && (q & 1) != 0)) q++;
+    return (int) q;
+  }
 
   static short toFloat16(double v) {
-    int sign = Double.doubleToRawLongBits(v) < 0 ? 0x8000 : 0;
-    if (v != v) return (short) (sign | 0x7e00);
-    double a = Math.abs(v);
-    if (a >= F16_OVERFLOW) return (short) (sign | 0x7c00);
-    int bits;
-    if (a < 0x1p-14) {
-      bits = (int) Math.rint(a * 0x1p24); // subnormal: units of 2^-24; 1024 is the least normal
-    } else {
-      int e = Math.getExponent(a);
-      bits = ((e + 15) << 10) + (int) Math.rint(Math.scalb(a, 10 - e)) - 1024; // 2048 carries
-    }
-    return (short) (sign | bits);
+    long bits = Double.doubleToRawLongBits(v);
+    int sign = (int) (bits >>> 48) & 0x8000;
+    long abs = bits & Long.MAX_VALUE;
+    if (abs > INFINITY) return (short) (sign | 0x7e00);
+    if (abs >= F16_OVERFLOW) return (short) (sign | 0x7c00);
+    int e = (int) (abs >>> 52) - 1023;
+    long m = (abs & FRACTION) | (1L << 52);
+    // normal: 11 significant bits, the leading one adding 1024 to the biased exponent's field
+    if (e >= -14) return (short) (sign | (((e + 15) << 10) - 1024 + roundedShift(m, 42)));
+    return (short) (sign | roundedShift(m, 28 - e)); // subnormal: units of 2^-24 = m * 2^(e-52)
   }
 
   static float fromFloat16(short h) {
     int e = (h >>> 10) & 0x1f;
     int m = h & 0x3ff;
-    float a;
-    if (e == 0) a = m * 0x1p-24f;
-    else if (e == 31) a = m == 0 ? Float.POSITIVE_INFINITY : Float.NaN;
-    else a = Math.scalb((float) (1024 + m), e - 25);
-    return (h & 0x8000) != 0 ? -a : a;
+    int sign = (h & 0x8000) << 16;
+    if (e == 0) {
+      float a = m * 0x1p-24f; // exact
+      return sign != 0 ? -a : a;
+    }
+    if (e == 31) return Float.intBitsToFloat(sign | (m == 0 ? 0x7f80_0000 : 0x7fc0_0000));
+    return Float.intBitsToFloat(sign | ((e + 112) << 23) | (m << 13)); // rebias 15 -> 127
   }
 
   static short toBfloat16(double v) {
-    int sign = Double.doubleToRawLongBits(v) < 0 ? 0x8000 : 0;
-    if (v != v) return (short) (sign | 0x7fc0);
-    double a = Math.abs(v);
-    if (a >= BF16_OVERFLOW) return (short) (sign | 0x7f80);
-    int bits;
-    if (a < 0x1p-126) {
-      bits = (int) Math.rint(Math.scalb(a, 133)); // subnormal: units of 2^-133
-    } else {
-      int e = Math.getExponent(a);
-      bits = ((e + 127) << 7) + (int) Math.rint(Math.scalb(a, 7 - e)) - 128;
-    }
-    return (short) (sign | bits);
+    long bits = Double.doubleToRawLongBits(v);
+    int sign = (int) (bits >>> 48) & 0x8000;
+    long abs = bits & Long.MAX_VALUE;
+    if (abs > INFINITY) return (short) (sign | 0x7fc0);
+    if (abs >= BF16_OVERFLOW) return (short) (sign | 0x7f80);
+    int e = (int) (abs >>> 52) - 1023;
+    long m = (abs & FRACTION) | (1L << 52);
+    if (e >= -126) return (short) (sign | (((e + 127) << 7) - 128 + roundedShift(m, 45)));
+    return (short) (sign | roundedShift(m, -81 - e)); // subnormal: units of 2^-133
   }
 
   static float fromBfloat16(short b) {

@@ -449,25 +449,45 @@ final class CpuBackend implements Backend {
         (from, count, out, oo) -> Masks.backward(m, mo, slope, ga, go, from, count, out, oo));
   }
 
+  /**
+   * Elements per part of a 16-bit conversion: one element is a few integer steps, so a part must be
+   * long for the fork to pay.
+   */
+  private static final int CONVERSION_GRAIN = 1 << 16;
+
   @Override
   public void widen(Operand half, long from, Operand wide) {
     DType t = half.dtype();
     short[] h = (short[]) array(half);
     double[] w = (double[]) array(wide);
     int at = (int) from;
-    for (int i = 0; i < w.length; i++) w[i] = t.decode(h[at + i]);
+    split(
+        w.length,
+        CONVERSION_GRAIN,
+        (lo, hi) -> {
+          for (int i = lo; i < hi; i++) w[i] = t.decode(h[at + i]);
+        });
   }
 
   @Override
   public void narrow(Operand wide, Operand x, int tieSign, Operand half, long from) {
     DType t = half.dtype();
     double[] w = (double[]) array(wide);
-    double[] xs = (double[]) array(x == null ? wide : x);
+    double[] xs = x == null ? null : (double[]) array(x);
     short[] h = (short[]) array(half);
     int at = (int) from;
-    for (int i = 0; i < w.length; i++) {
-      h[at + i] = t.encode(HalfRounding.tieBroken(t, tieSign, xs[i], w[i]));
-    }
+    split(
+        w.length,
+        CONVERSION_GRAIN,
+        (lo, hi) -> {
+          if (tieSign == 0) {
+            for (int i = lo; i < hi; i++) h[at + i] = t.encode(w[i]);
+          } else {
+            for (int i = lo; i < hi; i++) {
+              h[at + i] = t.encode(HalfRounding.tieBroken(t, tieSign, xs[i], w[i]));
+            }
+          }
+        });
   }
 
   private void channelForward(Activation f, Shape shape, Operand x, Operand w, Operand y) {
