@@ -170,6 +170,7 @@ public final class Rectifier implements AutoCloseable {
   public static final class Builder {
     private String backend;
     private Integer threads;
+    private int cudaDevice = -1;
     private Boolean failOnLeak;
     private String fallback;
     private List<BackendProvider> providers = null;
@@ -188,6 +189,22 @@ public final class Rectifier implements AutoCloseable {
         throw new IllegalArgumentException("threads is " + threads + "; give 1 or more");
       }
       this.threads = threads;
+      return this;
+    }
+
+    /**
+     * The CUDA device (its ordinal, as {@code info} lists them) the CUDA backend opens, for an
+     * application that places its work itself, as a Spark task given a GPU address does; the
+     * default is the system property {@value dev.rectifier.cuda.CudaProvider#DEVICE_PROPERTY}, else
+     * the first. Other backends ignore it. An ordinal the driver does not list fails the CUDA
+     * backend's opening with the ordinals it has.
+     */
+    public Builder cudaDevice(int ordinal) {
+      if (ordinal < 0) {
+        throw new IllegalArgumentException(
+            "cudaDevice is " + ordinal + "; give a GPU ordinal, 0 or more");
+      }
+      this.cudaDevice = ordinal;
       return this;
     }
 
@@ -256,7 +273,8 @@ public final class Rectifier implements AutoCloseable {
       }
       name = name.trim().toLowerCase(Locale.ROOT);
       BackendConfig config =
-          new BackendConfig(threads != null ? threads : Runtime.getRuntime().availableProcessors());
+          new BackendConfig(
+              threads != null ? threads : Runtime.getRuntime().availableProcessors(), cudaDevice);
       boolean leakIsError =
           failOnLeak != null ? failOnLeak : Boolean.getBoolean(FAIL_ON_LEAK_PROPERTY);
       String fb = fallback;

@@ -636,7 +636,7 @@ public final class Main implements Callable<Integer> {
         paramLabel = "M.npy",
         description =
             "Also write f's 1-bit mask, for backward --from-mask (relu, leaky_relu, relu6,"
-                + " hardtanh): int32 words, element i's bit is bit i % 32 of word i / 32 (numpy:"
+                + " hardtanh): int32 words, element i's bit is bit i %% 32 of word i / 32 (numpy:"
                 + " np.unpackbits(m.view(np.uint8), bitorder='little')[:n]), 32 times smaller"
                 + " than float32 x. The input is read whole.")
     Path maskOut;

@@ -99,7 +99,9 @@ public final class CudaProvider implements BackendProvider {
   @Override
   public Backend open(BackendConfig config) {
     try {
-      return new CudaBackend(Driver.open().chosen());
+      Driver driver = Driver.open();
+      return new CudaBackend(
+          config.cudaDevice() < 0 ? driver.chosen() : driver.device(config.cudaDevice()));
     } catch (LinkageError e) {
       throw new RectifierException("cuda: cannot open: " + linkError(e) + "; " + DRIVER, e);
     }
@@ -195,6 +197,19 @@ public final class CudaProvider implements BackendProvider {
         gpus.add(new Gpu(i, d, new String(name, 0, n).strip(), major[0], minor[0], mem[0]));
       }
       return new Driver(v[0], gpus, choose(gpus));
+    }
+
+    /** The GPU of ordinal {@code index}, as {@code Rectifier.Builder.cudaDevice} asks for it. */
+    Gpu device(int index) {
+      if (index < devices.size()) return devices.get(index);
+      throw new RectifierException(
+          "cuda: the GPU of ordinal "
+              + index
+              + " was asked for (Rectifier.builder().cudaDevice), and the driver lists "
+              + devices.size()
+              + " (0.."
+              + (devices.size() - 1)
+              + "); check CUDA_VISIBLE_DEVICES and the GPU addresses the scheduler gives");
     }
 
     private static Gpu choose(List<Gpu> gpus) {
