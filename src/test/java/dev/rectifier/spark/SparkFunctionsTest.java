@@ -260,6 +260,119 @@ class SparkFunctionsTest {
     }
   }
 
+  /** Parameters for each function that needs some, and non-default ones for a few others. */
+  private static Map<String, Double> paramsOf(Activation.Function f) {
+    switch (f) {
+      case LEAKY_RELU:
+        return Map.of("slope", 0.2);
+      case ELU:
+      case CELU:
+        return Map.of("alpha", 0.7);
+      case HARDTANH:
+        return Map.of("min_val", -2.0, "max_val", 3.0);
+      case THRESHOLD:
+        return Map.of("threshold", 0.5, "value", -1.0);
+      case MAXOUT:
+        return Map.of("pieces", 2.0);
+      case SOFTPLUS:
+        return Map.of("beta", 2.0, "threshold", 10.0);
+      case RRELU:
+        return Map.of("lower", 0.1, "upper", 0.3);
+      default:
+        return Map.of();
+    }
+  }
+
+  /**
+   * Every function, forward and backward, on array<float> and array<double> rows of three lengths:
+   * the core API's results on each row, bit for bit.
+   */
+  @Test
+  void everyFunctionForwardAndBackwardOnFloatsAndDoubles() {
+    try (Rectifier r = Rectifier.create("cpu")) {
+      for (Activation.Function fn : Activation.Function.values()) {
+        Map<String, Double> params = paramsOf(fn);
+        Activation f = Activation.of(fn.id(), params, fn.channelwise() ? 0 : null);
+        for (String type : List.of("float", "double")) {
+          Dataset<Row> in =
+              spark.sql(
+                  "SELECT id, transform(sequence(1, cast(2 * (1 + id % 3) as int)), i ->"
+                      + " cast(CASE WHEN (id + i) % 11 = 0 THEN 0 ELSE sin(id * 1.3 + i) * 6 END"
+                      + " AS "
+                      + type
+                      + ")) AS x FROM range(0, 300)");
+          Dataset<Row> fwd = in.withColumn("y", RectifierSpark.forward(fn.id(), col("x"), params));
+          // the gradient of the output: as long as the output of each row
+          Dataset<Row> withG =
+              fwd.withColumn(
+                  "g", expr("transform(y, (v, i) -> cast(cos(id + i) AS " + type + "))"));
+          Dataset<Row> both =
+              withG.withColumn("dx", RectifierSpark.backward(fn.id(), col("x"), col("g"), params));
+          for (Row row : both.collectAsList()) {
+            String where = fn.id() + " " + type + " row " + row.getLong(0);
+            if (type.equals("float")) {
+              float[] x = floats(row.getList(1));
+              float[] y = new float[floats(row.getList(2)).length];
+              float[] w = fn == Activation.Function.PRELU ? new float[] {0.25f} : null;
+              if (w != null) r.forward(f, Shape.vector(x.length), x, w, y);
+              else r.forward(f, Shape.vector(x.length), x, y);
+              assertBits(y, floats(row.getList(2)), where + " forward");
+              float[] g = floats(row.getList(3));
+              float[] dx = new float[x.length];
+              if (w != null) r.backward(f, Shape.vector(x.length), x, w, g, dx, new float[1]);
+              else r.backward(f, Shape.vector(x.length), x, g, dx);
+              assertBits(dx, floats(row.getList(4)), where + " backward");
+            } else {
+              double[] x = doubles(row.getList(1));
+              double[] y = new double[doubles(row.getList(2)).length];
+              double[] w = fn == Activation.Function.PRELU ? new double[] {0.25} : null;
+              if (w != null) r.forward(f, Shape.vector(x.length), x, w, y);
+              else r.forward(f, Shape.vector(x.length), x, y);
+              assertEquals(bits(y), bits(doubles(row.getList(2))), where + " forward");
+              double[] g = doubles(row.getList(3));
+              double[] dx = new double[x.length];
+              if (w != null) r.backward(f, Shape.vector(x.length), x, w, g, dx, new double[1]);
+              else r.backward(f, Shape.vector(x.length), x, g, dx);
+              assertEquals(bits(dx), bits(doubles(row.getList(4))), where + " backward");
+            }
+          }
+        }
+      }
+    }
+  }
+
+  private static double[] doubles(List<Object> list) {
+    double[] a = new double[list.size()];
+    for (int i = 0; i < a.length; i++) a[i] = (Double) list.get(i);
+    return a;
+  }
+
+  private static List<Long> bits(double[] a) {
+    List<Long> b = new ArrayList<>(a.length);
+    for (double v : a) b.add(Double.doubleToRawLongBits(v));
+    return b;
+  }
+
+  @Test
+  void nestedCallsAndCallsOutsideAProjectionGiveTheSameResults() {
+    Dataset<Row> df =
+        spark.sql(
+            "SELECT id, rectifier_forward('relu', rectifier_forward('leaky_relu', x,"
+                + " map('slope', -1.0))) AS y, transform(x, v -> abs(v)) AS want"
+                + " FROM (SELECT id, transform(sequence(0, 9), i -> cast(id - 5 + i * 0.5 as"
+                + " float)) AS x FROM range(0, 1000))"
+                + " WHERE size(rectifier_forward('crelu', x)) = 20");
+    String plan = df.queryExecution().executedPlan().toString();
+    assertTrue(
+        plan.indexOf("RectifierEval [") != plan.lastIndexOf("RectifierEval ["),
+        "the inner and the outer call each in an operator: " + plan);
+    List<Row> rows = df.collectAsList();
+    assertEquals(1000, rows.size(), "the filter's call, computed row by row, kept every row");
+    for (Row r : rows) {
+      assertEquals(r.getList(2), r.getList(1), "relu(leaky_relu(x, -1)) = |x| in row " + r.get(0));
+    }
+  }
+
   @Test
   void badCallsFailAtAnalysisWithTheLibrarysMessage() {
     spark.sql("SELECT array(1.0f, -2.0f) AS x, 'a' AS s").createOrReplaceTempView("one");
