@@ -39,17 +39,31 @@ final class HalfFloats {
     return (int) q;
   }
 
-  static short toFloat16(double v) {
+  /**
+   * {@code v} rounded to a binary format of {@code fraction} fraction bits and exponent bias {@code
+   * bias} (its exponent field all ones is infinity and NaN), as a bit pattern; {@code overflow} is
+   * the bits of the double from which every value rounds to infinity.
+   */
+  private static short rounded(double v, int fraction, int bias, long overflow) {
     long bits = Double.doubleToRawLongBits(v);
     int sign = (int) (bits >>> 48) & 0x8000;
+    int infinity = (2 * bias + 1) << fraction;
     long abs = bits & Long.MAX_VALUE;
-    if (abs > INFINITY) return (short) (sign | 0x7e00);
-    if (abs >= F16_OVERFLOW) return (short) (sign | 0x7c00);
+    if (abs > INFINITY) return (short) (sign | infinity | (1 << (fraction - 1))); // quiet NaN
+    if (abs >= overflow) return (short) (sign | infinity);
     int e = (int) (abs >>> 52) - 1023;
     long m = (abs & FRACTION) | (1L << 52);
-    // normal: 11 significant bits, the leading one adding 1024 to the biased exponent's field
-    if (e >= -14) return (short) (sign | (((e + 15) << 10) - 1024 + roundedShift(m, 42)));
-    return (short) (sign | roundedShift(m, 28 - e)); // subnormal: units of 2^-24 = m * 2^(e-52)
+    int shift = 52 - fraction;
+    int leastNormal = 1 - bias;
+    // normal: the significand's leading one adds 1 << fraction to the biased exponent's field
+    if (e >= leastNormal) {
+      return (short) (sign | (((e + bias) << fraction) - (1 << fraction) + roundedShift(m, shift)));
+    }
+    return (short) (sign | roundedShift(m, shift + leastNormal - e)); // subnormal
+  }
+
+  static short toFloat16(double v) {
+    return rounded(v, 10, 15, F16_OVERFLOW);
   }
 
   static float fromFloat16(short h) {
@@ -65,15 +79,7 @@ final class HalfFloats {
   }
 
   static short toBfloat16(double v) {
-    long bits = Double.doubleToRawLongBits(v);
-    int sign = (int) (bits >>> 48) & 0x8000;
-    long abs = bits & Long.MAX_VALUE;
-    if (abs > INFINITY) return (short) (sign | 0x7fc0);
-    if (abs >= BF16_OVERFLOW) return (short) (sign | 0x7f80);
-    int e = (int) (abs >>> 52) - 1023;
-    long m = (abs & FRACTION) | (1L << 52);
-    if (e >= -126) return (short) (sign | (((e + 127) << 7) - 128 + roundedShift(m, 45)));
-    return (short) (sign | roundedShift(m, -81 - e)); // subnormal: units of 2^-133
+    return rounded(v, 7, 127, BF16_OVERFLOW);
   }
 
   static float fromBfloat16(short b) {

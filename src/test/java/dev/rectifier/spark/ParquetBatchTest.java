@@ -61,8 +61,11 @@ class ParquetBatchTest {
     if (spark != null) spark.stop();
   }
 
-  /** The batch command in a JVM of its own; its exit code, stderr in {@code err}. */
-  private static int batch(List<String> err, String... args)
+  /**
+   * The batch command on the input dataset, writing {@code output}, in a JVM of its own; its exit
+   * code, stderr in {@code err}.
+   */
+  private static int batch(List<String> err, String output, String... args)
       throws IOException, InterruptedException {
     List<String> cmd = new ArrayList<>();
     cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
@@ -77,6 +80,7 @@ class ParquetBatchTest {
             "-cp",
             System.getProperty("java.class.path"),
             ParquetBatch.class.getName()));
+    cmd.addAll(List.of("--input", dir.resolve("in").toString(), "--output", output));
     cmd.addAll(Arrays.asList(args));
     Process p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
     String stderr = new String(p.getErrorStream().readAllBytes(), StandardCharsets.UTF_8);
@@ -109,36 +113,13 @@ class ParquetBatchTest {
     String in = dir.resolve("in").toString();
     String fwd = dir.resolve("forward").toString();
     List<String> err = new ArrayList<>();
-    int code =
-        batch(
-            err,
-            "--input",
-            in,
-            "--output",
-            fwd,
-            "--function",
-            "elu",
-            "--param",
-            "alpha=0.5",
-            "--columns",
-            "a,b");
+    int code = batch(err, fwd, "--function", "elu", "--param", "alpha=0.5", "--columns", "a,b");
     assertEquals(0, code, String.join("\n", err));
     assertTrue(
         err.stream().anyMatch(l -> l.contains("rows by backend: {cpu=" + 2 * ROWS + "}")),
         "the summary counts both columns' rows under the CPU: " + err);
     String bwd = dir.resolve("backward").toString();
-    code =
-        batch(
-            err,
-            "--input",
-            in,
-            "--output",
-            bwd,
-            "--function",
-            "gelu",
-            "--backward",
-            "--columns",
-            "a,b");
+    code = batch(err, bwd, "--function", "gelu", "--backward", "--columns", "a,b");
     assertEquals(0, code, String.join("\n", err));
 
     Map<Long, Row> src = byId(in);
@@ -172,15 +153,11 @@ class ParquetBatchTest {
 
   @Test
   void aBadCallExitsTwoWithOneLineAndWritesNothing() throws Exception {
-    String in = dir.resolve("in").toString();
     Path out = dir.resolve("bad");
     List<String> err = new ArrayList<>();
     int code =
         batch(
             err,
-            "--input",
-            in,
-            "--output",
             out.toString(),
             "--function",
             "leaky_relu",
@@ -197,9 +174,7 @@ class ParquetBatchTest {
     assertFalse(Files.exists(out), "nothing written");
 
     err.clear();
-    code =
-        batch(
-            err, "--input", in, "--output", out.toString(), "--function", "relu", "--columns", "c");
+    code = batch(err, out.toString(), "--function", "relu", "--columns", "c");
     assertEquals(2, code, String.join("\n", err));
     assertTrue(
         err.stream()

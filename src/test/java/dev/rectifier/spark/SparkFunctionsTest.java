@@ -373,46 +373,31 @@ class SparkFunctionsTest {
     }
   }
 
+  /** {@code sql} fails when it is analysed, with a message that holds {@code fragment}. */
+  private static void assertAnalysisError(String sql, String fragment) {
+    AnalysisException e = assertThrows(AnalysisException.class, () -> spark.sql(sql), sql);
+    assertTrue(e.getMessage().contains(fragment), sql + ": " + e.getMessage());
+  }
+
   @Test
   void badCallsFailAtAnalysisWithTheLibrarysMessage() {
     spark.sql("SELECT array(1.0f, -2.0f) AS x, 'a' AS s").createOrReplaceTempView("one");
-    AnalysisException name =
-        assertThrows(
-            AnalysisException.class,
-            () -> spark.sql("SELECT rectifier_forward('leaky_rel', x) FROM one"));
-    assertTrue(
-        name.getMessage()
-            .contains("rectifier_forward: unknown function 'leaky_rel'; use one of: relu"),
-        name.getMessage());
-    AnalysisException param =
-        assertThrows(
-            AnalysisException.class,
-            () ->
-                spark.sql("SELECT rectifier_forward('leaky_relu', x, map('slop', 0.1)) FROM one"));
-    assertTrue(
-        param.getMessage().contains("unknown parameter 'slop' for leaky_relu; it takes: slope"),
-        param.getMessage());
-    AnalysisException type =
-        assertThrows(
-            AnalysisException.class,
-            () -> spark.sql("SELECT rectifier_forward('relu', s) FROM one"));
-    assertTrue(
-        type.getMessage().contains("give array<float>, array<double> or binary"),
-        type.getMessage());
-    AnalysisException arity =
-        assertThrows(
-            AnalysisException.class,
-            () -> spark.sql("SELECT rectifier_backward('relu', x) FROM one"));
-    assertTrue(
-        arity
-            .getMessage()
-            .contains("rectifier_backward takes rectifier_backward(function, x, grad_output"),
-        arity.getMessage());
-    AnalysisException notLiteral =
-        assertThrows(
-            AnalysisException.class, () -> spark.sql("SELECT rectifier_forward(s, x) FROM one"));
-    assertTrue(
-        notLiteral.getMessage().contains("its function must be a string literal"),
-        notLiteral.getMessage());
+    assertAnalysisError(
+        "SELECT rectifier_forward('leaky_rel', x) FROM one",
+        "rectifier_forward: unknown function 'leaky_rel'; use one of: relu");
+    assertAnalysisError(
+        "SELECT rectifier_forward('leaky_relu', x, map('slop', 0.1)) FROM one",
+        "unknown parameter 'slop' for leaky_relu; it takes: slope");
+    assertAnalysisError(
+        "SELECT rectifier_forward('relu', s) FROM one",
+        "give array<float>, array<double> or binary");
+    assertAnalysisError(
+        "SELECT rectifier_backward('relu', x) FROM one",
+        "rectifier_backward takes rectifier_backward(function, x, grad_output");
+    assertAnalysisError(
+        "SELECT rectifier_forward(s, x) FROM one", "its function must be a string literal");
+    assertAnalysisError(
+        "SELECT rectifier_forward('relu', x, map(), 'float16') FROM one",
+        "give 'float32' or 'float64'");
   }
 }
