@@ -119,7 +119,7 @@ object RectifierSpark {
     else functions.map(kv: _*)
   }
 
-  private def info(name: String, backward: Boolean): ExpressionInfo = {
+  private[spark] def info(name: String, backward: Boolean): ExpressionInfo = {
     val args = if (backward) "function, x, grad_output" else "function, x"
     val what = if (backward) "grad_output * f'(x), row by row" else "f(x), row by row"
     new ExpressionInfo(
@@ -141,7 +141,9 @@ object RectifierSpark {
   private def analysisError(message: String): AnalysisException =
     new AnalysisException("_LEGACY_ERROR_TEMP_1332", Map("errorMessage" -> message))
 
-  private def build(backward: Boolean, counts: BackendCounts)(args: Seq[Expression]): Expression = {
+  private[spark] def build(backward: Boolean, counts: BackendCounts)(
+      args: Seq[Expression]
+  ): Expression = {
     val name = if (backward) BackwardName else ForwardName
     val tensors = if (backward) 2 else 1
     val signature =
