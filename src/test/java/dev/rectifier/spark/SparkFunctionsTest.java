@@ -214,6 +214,18 @@ class SparkFunctionsTest {
         assertNull(row.get(3), "a null x gives null");
       }
 
+      // empty rows, alone and among others
+      List<Row> empty =
+          spark
+              .sql(
+                  "SELECT rectifier_forward('gelu', x) AS g, rectifier_forward('crelu', x) AS c"
+                      + " FROM (SELECT CASE WHEN id = 1 THEN array(-1d, 2d)"
+                      + " ELSE cast(array() AS array<double>) END AS x FROM range(0, 3))")
+              .collectAsList();
+      assertEquals(List.of(), empty.get(0).getList(0));
+      assertEquals(List.of(), empty.get(0).getList(1));
+      assertEquals(List.of(0.0, 2.0, 1.0, 0.0), empty.get(1).getList(1)); // [relu(x), relu(-x)]
+
       // binary: one whole float32 tensor a row, raw little-endian
       float[] t = {-2f, -0.5f, 0f, 0.25f, 3f, Float.NaN};
       ByteBuffer b = ByteBuffer.allocate(t.length * 4).order(ByteOrder.LITTLE_ENDIAN);
