@@ -40,6 +40,10 @@ class SparkExtensionsTest {
 
   @Test
   void sqlAloneHasTheFunctions() {
+    assertEquals(
+        RectifierExtensions.class.getName(),
+        spark.conf().get("spark.sql.extensions", ""),
+        "a session of its own, made with the extension (not one left by another test)");
     var df =
         spark.sql(
             "SELECT x, rectifier_forward('softplus', x, map('beta', 2, 'threshold', 10)) AS y"
@@ -52,16 +56,12 @@ class SparkExtensionsTest {
     assertEquals(100, rows.size());
     try (Rectifier r = Rectifier.create("cpu")) {
       for (Row row : rows) {
-        List<Object> xl = row.getList(0);
-        double[] x = new double[xl.size()];
-        for (int i = 0; i < x.length; i++) x[i] = (Double) xl.get(i);
+        double[] x = SparkFunctionsTest.doubles(row.getList(0));
         double[] want = new double[x.length];
         r.forward(Activation.softplus(2, 10), x, want);
-        List<Object> yl = row.getList(1);
-        for (int i = 0; i < x.length; i++) {
-          assertEquals(
-              Double.doubleToRawLongBits(want[i]), Double.doubleToRawLongBits((Double) yl.get(i)));
-        }
+        assertEquals(
+            SparkFunctionsTest.bits(want),
+            SparkFunctionsTest.bits(SparkFunctionsTest.doubles(row.getList(1))));
       }
     }
     Executable bad = () -> spark.sql("SELECT rectifier_forward('mish', array(1d), map('beta', 1))");

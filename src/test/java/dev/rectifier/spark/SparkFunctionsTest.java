@@ -103,7 +103,7 @@ class SparkFunctionsTest {
     return new Collected(join(xs, total), join(gs, total), join(ys, total));
   }
 
-  private static float[] floats(List<Object> list) {
+  static float[] floats(List<Object> list) {
     float[] a = new float[list.size()];
     for (int i = 0; i < a.length; i++) a[i] = (Float) list.get(i);
     return a;
@@ -201,16 +201,10 @@ class SparkFunctionsTest {
             .collectAsList();
     try (Rectifier r = Rectifier.create("cpu")) {
       for (Row row : got) {
-        List<Object> xl = row.getList(1);
-        double[] x = new double[xl.size()];
-        for (int i = 0; i < x.length; i++) x[i] = (Double) xl.get(i);
+        double[] x = doubles(row.getList(1));
         double[] want = new double[x.length];
         r.forward(Activation.elu(0.5), x, want);
-        List<Object> yl = row.getList(2);
-        for (int i = 0; i < x.length; i++) {
-          assertEquals(
-              Double.doubleToRawLongBits(want[i]), Double.doubleToRawLongBits((Double) yl.get(i)));
-        }
+        assertEquals(bits(want), bits(doubles(row.getList(2))), "elu of row " + row.get(0));
         assertNull(row.get(3), "a null x gives null");
       }
 
@@ -353,13 +347,13 @@ class SparkFunctionsTest {
     }
   }
 
-  private static double[] doubles(List<Object> list) {
+  static double[] doubles(List<Object> list) {
     double[] a = new double[list.size()];
     for (int i = 0; i < a.length; i++) a[i] = (Double) list.get(i);
     return a;
   }
 
-  private static List<Long> bits(double[] a) {
+  static List<Long> bits(double[] a) {
     List<Long> b = new ArrayList<>(a.length);
     for (double v : a) b.add(Double.doubleToRawLongBits(v));
     return b;
