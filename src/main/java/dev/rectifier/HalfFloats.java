@@ -89,15 +89,25 @@ final class HalfFloats {
   /** Elements {@code [from, from + n)} of {@code src}, widened. */
   static double[] widen(DType t, short[] src, int from, int n) {
     double[] out = new double[n];
-    if (t == DType.FLOAT16) for (int i = 0; i < n; i++) out[i] = fromFloat16(src[from + i]);
-    else for (int i = 0; i < n; i++) out[i] = fromBfloat16(src[from + i]);
+    widen(t, src, from, out, n);
     return out;
+  }
+
+  /** Elements {@code [from, from + n)} of {@code src}, widened into {@code dst[0, n)}. */
+  static void widen(DType t, short[] src, int from, double[] dst, int n) {
+    if (t == DType.FLOAT16) for (int i = 0; i < n; i++) dst[i] = fromFloat16(src[from + i]);
+    else for (int i = 0; i < n; i++) dst[i] = fromBfloat16(src[from + i]);
   }
 
   /** {@code src} rounded into {@code dst} from {@code at}. */
   static void narrow(DType t, double[] src, short[] dst, int at) {
-    if (t == DType.FLOAT16) for (int i = 0; i < src.length; i++) dst[at + i] = toFloat16(src[i]);
-    else for (int i = 0; i < src.length; i++) dst[at + i] = toBfloat16(src[i]);
+    narrow(t, src, src.length, dst, at);
+  }
+
+  /** {@code src[0, n)} rounded into {@code dst} from {@code at}. */
+  static void narrow(DType t, double[] src, int n, short[] dst, int at) {
+    if (t == DType.FLOAT16) for (int i = 0; i < n; i++) dst[at + i] = toFloat16(src[i]);
+    else for (int i = 0; i < n; i++) dst[at + i] = toBfloat16(src[i]);
   }
 
   /**
@@ -121,14 +131,14 @@ final class HalfFloats {
   }
 
   /**
-   * Moves each {@code y[i]} that is exactly a midpoint of {@code t}, for a nonzero {@code x[i]}
-   * below 2^-64, one float64 step toward the side {@code sign} says the exact value lies on ({@link
-   * dev.rectifier.spi.HalfRounding#tieBroken}), so that the one rounding to {@code t} goes the
-   * right way.
+   * Moves each {@code y[i]} ({@code i < n}) that is exactly a midpoint of {@code t}, for a nonzero
+   * {@code x[i]} below 2^-64, one float64 step toward the side {@code sign} says the exact value
+   * lies on ({@link dev.rectifier.spi.HalfRounding#tieBroken}), so that the one rounding to {@code
+   * t} goes the right way.
    */
-  static void breakTies(DType t, int sign, double[] x, double[] y) {
+  static void breakTies(DType t, int sign, double[] x, double[] y, int n) {
     if (sign == 0) return;
-    for (int i = 0; i < y.length; i++) {
+    for (int i = 0; i < n; i++) {
       y[i] = dev.rectifier.spi.HalfRounding.tieBroken(t, sign, x[i], y[i]);
     }
   }

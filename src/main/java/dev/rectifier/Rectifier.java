@@ -1281,13 +1281,17 @@ public final class Rectifier implements AutoCloseable {
       HalfFloats.narrow(t, wy, y, yOffset);
       return;
     }
+    // one pair of float64 parts for the whole call, not a fresh pair (8 MiB each) per part
+    double[] wx = new double[Math.min(HALF_CHUNK, n)];
+    double[] wy = new double[wx.length];
+    int sign = HalfFloats.secondOrderSign(f);
     for (int at = 0; at < n || at == 0; at += HALF_CHUNK) { // n = 0: one call, for its checks
       int len = Math.min(HALF_CHUNK, n - at);
-      double[] wy = f.readsOutput() ? HalfFloats.widen(t, y, yOffset + at, len) : new double[len];
-      double[] wx = HalfFloats.widen(t, x, xOffset + at, len);
+      if (f.readsOutput()) HalfFloats.widen(t, y, yOffset + at, wy, len);
+      HalfFloats.widen(t, x, xOffset + at, wx, len);
       forward(f, wx, 0, wy, 0, len);
-      HalfFloats.breakTies(t, HalfFloats.secondOrderSign(f), wx, wy);
-      HalfFloats.narrow(t, wy, y, yOffset + at);
+      HalfFloats.breakTies(t, sign, wx, wy, len);
+      HalfFloats.narrow(t, wy, len, y, yOffset + at);
     }
   }
 
@@ -1337,20 +1341,16 @@ public final class Rectifier implements AutoCloseable {
       if (gw != null) HalfFloats.narrow(t, wgw, gw, 0);
       return;
     }
+    double[] wx = new double[Math.min(HALF_CHUNK, n)]; // as forward: one set for the call
+    double[] wg = new double[wx.length];
+    double[] wdx = new double[wx.length];
     for (int at = 0; at < n || at == 0; at += HALF_CHUNK) {
       int len = Math.min(HALF_CHUNK, n - at);
-      double[] wdx =
-          f.readsOutput() ? HalfFloats.widen(t, dx, dxOffset + at, len) : new double[len];
-      backward(
-          f,
-          HalfFloats.widen(t, x, xOffset + at, len),
-          0,
-          HalfFloats.widen(t, g, gOffset + at, len),
-          0,
-          wdx,
-          0,
-          len);
-      HalfFloats.narrow(t, wdx, dx, dxOffset + at);
+      if (f.readsOutput()) HalfFloats.widen(t, dx, dxOffset + at, wdx, len);
+      HalfFloats.widen(t, x, xOffset + at, wx, len);
+      HalfFloats.widen(t, g, gOffset + at, wg, len);
+      backward(f, wx, 0, wg, 0, wdx, 0, len);
+      HalfFloats.narrow(t, wdx, len, dx, dxOffset + at);
     }
   }
 
