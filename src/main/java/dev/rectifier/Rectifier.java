@@ -169,6 +169,7 @@ public final class Rectifier implements AutoCloseable {
   /** Settings for an engine. Not thread-safe; {@link #build()} may be called more than once. */
   public static final class Builder {
     private String backend;
+    private String backendSource;
     private Integer threads;
     private int cudaDevice = -1;
     private Boolean failOnLeak;
@@ -179,7 +180,17 @@ public final class Rectifier implements AutoCloseable {
 
     /** Forces a backend by name, or {@code auto}; null leaves the choice to the property/env. */
     public Builder backend(String backend) {
+      return backend(backend, "Rectifier.builder().backend()");
+    }
+
+    /**
+     * Forces a backend by name, or {@code auto}, as {@link #backend(String)}, where the user chose
+     * it through {@code source} (a command-line option, an application's setting): errors about the
+     * choice name it in those words.
+     */
+    public Builder backend(String backend, String source) {
       this.backend = backend;
+      this.backendSource = Objects.requireNonNull(source, "source");
       return this;
     }
 
@@ -260,7 +271,7 @@ public final class Rectifier implements AutoCloseable {
       String name;
       if (backend != null) {
         name = backend;
-        source = "--backend or Rectifier.builder().backend()";
+        source = backendSource;
       } else if (System.getProperty(BACKEND_PROPERTY) != null) {
         name = System.getProperty(BACKEND_PROPERTY);
         source = "the system property " + BACKEND_PROPERTY;
@@ -551,7 +562,7 @@ public final class Rectifier implements AutoCloseable {
               + b.name()
               + "': "
               + why
-              + "; give float32 data, or use --backend cpu (or auto, which computes "
+              + "; give float32 data, or choose the cpu backend (or auto, which computes "
               + type
               + " on the next backend that can)");
     }
@@ -1249,7 +1260,7 @@ public final class Rectifier implements AutoCloseable {
               + b.name()
               + "': "
               + why
-              + "; use --backend cpu (or auto, which computes float64 on the next backend that"
+              + "; choose the cpu backend (or auto, which computes float64 on the next backend that"
               + " can)");
     }
   }

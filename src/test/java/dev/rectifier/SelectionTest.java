@@ -84,7 +84,7 @@ class SelectionTest {
         assertThrows(
             RectifierException.class,
             () -> Rectifier.builder().providers(PROVIDERS).backend("standin-gpu").build());
-    assertTrue(e.getMessage().contains("forced by --backend"), e.getMessage());
+    assertTrue(e.getMessage().contains("forced by Rectifier.builder().backend()"), e.getMessage());
     assertTrue(e.getMessage().contains("install the driver"), e.getMessage());
     assertTrue(e.getMessage().contains("cpu"), "names the alternatives: " + e.getMessage());
   }

@@ -73,7 +73,7 @@ public final class Main implements Callable<Integer> {
   /** Runs the tool and returns its exit code. */
   static int run(String... args) {
     return run(
-        backend -> Rectifier.builder().backend(backend).build(),
+        backend -> Rectifier.builder().backend(backend, "--backend").build(),
         new PrintWriter(System.out, true),
         new PrintWriter(System.err, true),
         args);

@@ -70,7 +70,7 @@ final class CudaBackend implements Backend {
               + gpu.major()
               + "."
               + gpu.minor()
-              + "; the kernels need 7.5 (Turing) or newer; use --backend opencl or cpu");
+              + "; the kernels need 7.5 (Turing) or newer; choose the opencl or cpu backend");
     }
     CUcontext ctx = new CUcontext();
     CudaProvider.check(
@@ -114,7 +114,7 @@ final class CudaBackend implements Backend {
               "the kernels target compute capability 7.5 and newer, and "
                   + gpu.name()
                   + " is older";
-          default -> "check the driver with nvidia-smi, or use --backend cpu";
+          default -> "check the driver with nvidia-smi, or choose the cpu backend";
         };
     return new RectifierException(
         "cuda: loading the kernels (cuModuleLoadData) failed on "
@@ -135,7 +135,7 @@ final class CudaBackend implements Backend {
     String fix =
         result == CUresult.CUDA_ERROR_OUT_OF_MEMORY
             ? "free device buffers or use smaller tensors"
-            : "check the GPU with nvidia-smi, or use --backend cpu";
+            : "check the GPU with nvidia-smi, or choose the cpu backend";
     throw new RectifierException(
         "cuda: "
             + call

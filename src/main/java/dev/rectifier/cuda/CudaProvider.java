@@ -86,7 +86,7 @@ public final class CudaProvider implements BackendProvider {
       String wrong = SmokeTest.relu(b);
       if (wrong != null) {
         return BackendStatus.unusable(
-            NAME, wrong + " on " + gpu.name() + "; report it, or use --backend cpu");
+            NAME, wrong + " on " + gpu.name() + "; report it, or choose the cpu backend");
       }
     } catch (RectifierException e) {
       return BackendStatus.unusable(NAME, e.getMessage());

@@ -147,7 +147,7 @@ final class OpenClBackend implements Backend {
     String fix =
         e.getStatus() == CL_MEM_OBJECT_ALLOCATION_FAILURE || e.getStatus() == CL_OUT_OF_RESOURCES
             ? "free device buffers or use smaller tensors"
-            : "check the device and its driver (`info`), or use --backend cpu";
+            : "check the device and its driver (`info`), or choose the cpu backend";
     return new RectifierException(
         "opencl: " + what + " failed: " + stringFor_errorCode(e.getStatus()) + "; " + fix, e);
   }

@@ -71,7 +71,7 @@ public final class OpenClProvider implements BackendProvider {
       String wrong = SmokeTest.relu(b);
       if (wrong != null) {
         return BackendStatus.unusable(
-            NAME, wrong + " on " + chosen.name() + "; report it, or use --backend cpu");
+            NAME, wrong + " on " + chosen.name() + "; report it, or choose the cpu backend");
       }
     } catch (RectifierException e) {
       return BackendStatus.unusable(NAME, e.getMessage());
@@ -104,15 +104,15 @@ public final class OpenClProvider implements BackendProvider {
 
   /**
    * An OpenCL device that is a CPU (PoCL) is no faster than the CPU backend for memory-bound
-   * functions on host arrays, and pays copies besides: auto mode passes it over. {@code --backend
-   * opencl} still uses it.
+   * functions on host arrays, and pays copies besides: auto mode passes it over. Forcing the opencl
+   * backend still uses it.
    */
   @Override
   public String autoSkipReason(BackendStatus status) {
     if ("CPU".equals(status.details().get("device_type"))) {
       return "its device is a CPU ("
           + status.details().get("device")
-          + "), no faster than the cpu backend for host arrays; --backend opencl uses it";
+          + "), no faster than the cpu backend for host arrays; forcing the opencl backend uses it";
     }
     return null;
   }

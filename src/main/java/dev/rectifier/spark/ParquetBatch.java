@@ -1,12 +1,17 @@
 package dev.rectifier.spark;
 
+import java.io.IOException;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.Callable;
+import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.AnalysisException;
 import org.apache.spark.sql.Column;
 import org.apache.spark.sql.Dataset;
@@ -125,7 +130,7 @@ public final class ParquetBatch implements Callable<Integer> {
   }
 
   @Override
-  public Integer call() {
+  public Integer call() throws IOException {
     Map<String, Double> parsed = parseParams();
     SaveMode saveMode = saveMode();
     RectifierFunctions registered = RectifierSpark.register(given);
@@ -158,17 +163,61 @@ public final class ParquetBatch implements Callable<Integer> {
       out = out.withColumn(c, functions.call_function(name, args.toArray(new Column[0])));
     }
     long start = System.nanoTime();
-    out.write().mode(saveMode).parquet(output);
+    writeWhole(out, saveMode);
     System.err.printf(
         Locale.ROOT,
-        "rectifier-spark: %s %s of %s written to %s in %.1f s; rows by backend: %s%n",
+        "rectifier-spark: %s %s of %s written to %s in %.1f s; rows by backend: %s; calls by"
+            + " backend: %s%n",
         backward ? "backward" : "forward",
         function,
         String.join(", ", columns),
         output,
         (System.nanoTime() - start) / 1e9,
-        registered.backendsUsed());
+        registered.backendsUsed(),
+        registered.callsByBackend());
     return 0;
+  }
+
+  /**
+   * Writes {@code out} to a hidden directory beside {@code --output} and renames it there once the
+   * whole job has succeeded, so that a failed run leaves no partial or empty output behind (and an
+   * existing output, with --mode overwrite, is replaced only then).
+   */
+  private void writeWhole(Dataset<Row> out, SaveMode saveMode) throws IOException {
+    Configuration conf = given.sparkContext().hadoopConfiguration();
+    Path target = new Path(output);
+    FileSystem fs = target.getFileSystem(conf);
+    target = fs.makeQualified(target);
+    if (target.getParent() == null) {
+      throw new IllegalArgumentException(
+          "--output is '" + output + "', a file system's root; give a directory to create");
+    }
+    if (saveMode == SaveMode.ErrorIfExists && fs.exists(target)) {
+      throw new IllegalArgumentException(
+          "--output " + output + " exists; give another path, or --mode overwrite");
+    }
+    Path staging =
+        new Path(target.getParent(), "." + target.getName() + ".rectifier-" + UUID.randomUUID());
+    boolean done = false;
+    try {
+      out.write().mode(SaveMode.ErrorIfExists).parquet(staging.toString());
+      if (saveMode == SaveMode.Overwrite && fs.exists(target) && !fs.delete(target, true)) {
+        throw new IOException("could not remove the old " + output + " to replace it");
+      }
+      if (!fs.rename(staging, target)) {
+        throw new IOException("could not rename the finished output " + staging + " to " + output);
+      }
+      done = true;
+    } finally {
+      if (!done) {
+        try {
+          fs.delete(staging, true);
+        } catch (IOException e) {
+          System.err.println(
+              "rectifier-spark: could not remove the unfinished " + staging + ": " + e);
+        }
+      }
+    }
   }
 
   private static Column paramsColumn(Map<String, Double> params) {

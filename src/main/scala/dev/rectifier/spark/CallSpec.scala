@@ -2,6 +2,8 @@ package dev.rectifier.spark
 
 import dev.rectifier.{Activation, Shape}
 
+import java.util.Locale
+
 import scala.jdk.CollectionConverters._
 
 /** How the elements of a column are stored, and so which of the engine's overloads runs them. */
@@ -67,7 +69,14 @@ private[spark] object CallSpec {
     * IllegalArgumentException with its message when the name or a parameter is wrong.
     */
   def checked(function: String, params: Map[String, Double]): CallSpec = {
-    val spec = CallSpec(function, params)
+    // names as Spark takes its own: in any case
+    val named = params.toSeq.map { case (k, v) => k.trim.toLowerCase(Locale.ROOT) -> v }
+    named.groupBy(_._1).find(_._2.length > 1).foreach { case (k, _) =>
+      throw new IllegalArgumentException(
+        s"the parameter '$k' is given ${named.count(_._1 == k)} times; give it once"
+      )
+    }
+    val spec = CallSpec(function.trim.toLowerCase(Locale.ROOT), named.toMap)
     spec.activation // names the function and checks every parameter but prelu's weight
     if (spec.isPrelu && !java.lang.Double.isFinite(spec.weight)) {
       throw new IllegalArgumentException(s"prelu's weight is ${spec.weight}; give a finite number")

@@ -5,12 +5,21 @@ import dev.rectifier.{Rectifier, Shape}
 /** Runs one SQL call over many rows with as few engine calls as the function allows: the rows of an
   * elementwise function joined end to end into one array (one call), those of a channel function
   * grouped by length into matrices (one call per run of equal lengths). Rows are float[] or
-  * double[]; the results are new arrays of the same type, in the same order.
+  * double[] that the caller gives up (an elementwise forward computes in place, in the row's own
+  * array when a part is one row); the results are slices of arrays of the same type, in the same
+  * order, so that a part's results exist once.
   */
 private[spark] object Compute {
 
+  /** Row i's result: {@code lengths(i)} elements of {@code arrays(i)} from {@code offsets(i)}. */
+  final class Slices(n: Int) {
+    val arrays = new Array[AnyRef](n)
+    val offsets = new Array[Int](n)
+    val lengths = new Array[Int](n)
+  }
+
   /** Forward over {@code xs}. */
-  def forward(engine: Rectifier, spec: CallSpec, xs: IndexedSeq[AnyRef]): IndexedSeq[AnyRef] =
+  def forward(engine: Rectifier, spec: CallSpec, xs: IndexedSeq[AnyRef]): Slices =
     run(engine, spec, xs, null)
 
   /** Backward over {@code xs} with the gradients {@code gs} of the outputs, row by row; a row whose
@@ -21,7 +30,7 @@ private[spark] object Compute {
       spec: CallSpec,
       xs: IndexedSeq[AnyRef],
       gs: IndexedSeq[AnyRef]
-  ): IndexedSeq[AnyRef] = {
+  ): Slices = {
     var i = 0
     while (i < xs.length) {
       val want = spec.outputLength(length(xs(i)))
@@ -47,8 +56,9 @@ private[spark] object Compute {
     case _               => new Array[Double](n)
   }
 
-  /** The rows [from, to) of {@code rows} end to end. */
+  /** The rows [from, to) of {@code rows} end to end (the row itself when it is alone). */
   private def joined(rows: IndexedSeq[AnyRef], from: Int, to: Int, total: Int): AnyRef = {
+    if (to == from + 1) return rows(from)
     val all = newLike(rows(from), total)
     var at = 0
     var i = from
@@ -66,8 +76,8 @@ private[spark] object Compute {
       spec: CallSpec,
       xs: IndexedSeq[AnyRef],
       gs: IndexedSeq[AnyRef]
-  ): IndexedSeq[AnyRef] = {
-    val out = new Array[AnyRef](xs.length)
+  ): Slices = {
+    val out = new Slices(xs.length)
     var from = 0
     while (from < xs.length) {
       // elementwise: every row in one part; channel functions: a run of rows of one length
@@ -80,7 +90,7 @@ private[spark] object Compute {
       if (total > Int.MaxValue - 8) {
         throw new IllegalArgumentException(
           s"${spec.function}: $total elements in one part of a partition; the rows are too long" +
-            " for one Java array"
+            s" for one Java array (lower ${RectifierEvalExec.PartBytesConf})"
         )
       }
       val n = total.toInt
@@ -92,22 +102,24 @@ private[spark] object Compute {
       def resultLength(row: Int): Int =
         if (spec.elementwise || gs != null) length(xs(row)) else spec.outputLength(inLength)
       val y =
-        newLike(x, if (spec.elementwise || gs != null) n else spec.outputLength(inLength) * rows)
+        if (gs == null && spec.elementwise) x // in place: x is the caller's to give up
+        else
+          newLike(x, if (spec.elementwise || gs != null) n else spec.outputLength(inLength) * rows)
       if (gs == null) forwardOnce(engine, spec, shape, x, y)
       else backwardOnce(engine, spec, shape, x, joined(gs, from, to, gradLength(gs, from, to)), y)
       var at = 0
       i = from
       while (i < to) {
         val m = resultLength(i)
-        val row = newLike(x, m)
-        System.arraycopy(y, at, row, 0, m)
-        out(i) = row
+        out.arrays(i) = y
+        out.offsets(i) = at
+        out.lengths(i) = m
         at += m
         i += 1
       }
       from = to
     }
-    out.toIndexedSeq
+    out
   }
 
   private def forwardOnce(engine: Rectifier, spec: CallSpec, shape: Shape, x: AnyRef, y: AnyRef) = {

@@ -8,39 +8,73 @@ import org.slf4j.LoggerFactory
 import java.util.concurrent.ConcurrentHashMap
 import scala.jdk.CollectionConverters._
 
-/** Rows computed, by the backend that computed them ("cpu", "cuda (GPU 0)", ...): the accumulator
-  * the driver reads after an action (RectifierFunctions.backendsUsed), named "rectifier.backends"
-  * in the Spark UI.
+/** What one operator or call computed on one engine: rows, each once, and calls, a row's call each.
+  */
+private[spark] final case class Tally(label: String, rows: Long, calls: Long)
+
+/** Rows and calls computed, by the engine that computed them ("cpu", "cuda (GPU 0)", "cpu (GPU 0
+  * not used)", ...): the accumulator the driver reads after an action
+  * (RectifierFunctions.backendsUsed, callsByBackend), named "rectifier.backends" in the Spark UI,
+  * where it shows the rows.
   */
 private[spark] final class BackendCounts
-    extends AccumulatorV2[(String, Long), java.util.Map[String, java.lang.Long]] {
-  private val counts = new java.util.HashMap[String, java.lang.Long]()
+    extends AccumulatorV2[Tally, java.util.Map[String, java.lang.Long]] {
+  private val rows = new java.util.HashMap[String, java.lang.Long]()
+  private val calls = new java.util.HashMap[String, java.lang.Long]()
 
-  override def isZero: Boolean = counts.synchronized(counts.isEmpty)
+  override def isZero: Boolean = synchronized(rows.isEmpty && calls.isEmpty)
 
   override def copy(): BackendCounts = {
     val c = new BackendCounts
-    counts.synchronized(c.counts.putAll(counts))
+    synchronized {
+      c.rows.putAll(rows)
+      c.calls.putAll(calls)
+    }
     c
   }
 
-  override def reset(): Unit = counts.synchronized(counts.clear())
+  override def reset(): Unit = synchronized {
+    rows.clear()
+    calls.clear()
+  }
 
-  override def add(v: (String, Long)): Unit = counts.synchronized {
-    counts.merge(v._1, java.lang.Long.valueOf(v._2), (a, b) => java.lang.Long.valueOf(a + b))
+  override def add(v: Tally): Unit = synchronized {
+    if (v.rows > 0) rows.merge(v.label, java.lang.Long.valueOf(v.rows), BackendCounts.plus)
+    if (v.calls > 0) calls.merge(v.label, java.lang.Long.valueOf(v.calls), BackendCounts.plus)
     ()
   }
 
-  override def merge(
-      other: AccumulatorV2[(String, Long), java.util.Map[String, java.lang.Long]]
-  ): Unit = other.value.asScala.foreach { case (k, v) => add((k, v.longValue)) }
+  override def merge(other: AccumulatorV2[Tally, java.util.Map[String, java.lang.Long]]): Unit =
+    other match {
+      case o: BackendCounts =>
+        val (r, c) = o.synchronized((new java.util.HashMap(o.rows), new java.util.HashMap(o.calls)))
+        synchronized {
+          r.forEach((k, v) => rows.merge(k, v, BackendCounts.plus))
+          c.forEach((k, v) => calls.merge(k, v, BackendCounts.plus))
+        }
+      case _ =>
+        throw new UnsupportedOperationException(s"cannot merge ${other.getClass.getName}")
+    }
 
+  /** Rows by engine. */
   override def value: java.util.Map[String, java.lang.Long] =
-    counts.synchronized(java.util.Collections.unmodifiableMap(new java.util.TreeMap(counts)))
+    synchronized(java.util.Collections.unmodifiableMap(new java.util.TreeMap(rows)))
+
+  /** Calls by engine: a row's call each. */
+  def callsValue: java.util.Map[String, java.lang.Long] =
+    synchronized(java.util.Collections.unmodifiableMap(new java.util.TreeMap(calls)))
 }
 
-/** An engine of this JVM and the name rows computed by it are counted under. */
-private[spark] final case class Engine(rectifier: Rectifier, label: String)
+private object BackendCounts {
+  // here, not a field: the accumulator travels to the tasks, and a lambda does not serialise
+  val plus: java.util.function.BiFunction[java.lang.Long, java.lang.Long, java.lang.Long] =
+    (a, b) => java.lang.Long.valueOf(a + b)
+}
+
+/** An engine of this JVM, the name rows computed by it are counted under, and the CPU threads a
+  * call of it may use.
+  */
+private[spark] final case class Engine(rectifier: Rectifier, label: String, threads: Int)
 
 /** The engines of this executor JVM: one per GPU address a task was given (and one for tasks with
   * none), opened by the first task that needs it and closed when the JVM shuts down.
@@ -63,29 +97,58 @@ private[spark] object Engines {
   /** The engine for the task running on this thread: with a GPU among the task's resources (Spark's
     * resource scheduling: spark.task.resource.gpu.amount), the backends in their order on that GPU
     * (CUDA device of that ordinal first); without, the CPU backend. {@value BackendConf} overrides
-    * the choice of backend.
+    * the choice of backend. The CPU backend uses the task's CPUs (spark.task.cpus, 1 by default)
+    * for a call, not every core of the host, which Spark gave to other tasks.
     */
   def forCurrentTask(): Engine = {
-    val gpu = Option(TaskContext.get())
+    val task = Option(TaskContext.get())
+    val gpu = task
       .flatMap(t => t.resources().get("gpu"))
       .flatMap(_.addresses.headOption)
-    forGpu(gpu, Option(SparkEnv.get).flatMap(_.conf.getOption(BackendConf)))
+    val conf = Option(SparkEnv.get).map(_.conf)
+    val threads = task.map(_.cpus()).getOrElse(conf.fold(1)(_.getInt("spark.task.cpus", 1)))
+    forGpu(gpu, conf.flatMap(_.getOption(BackendConf)), math.max(1, threads))
   }
 
   /** The engine for tasks given the GPU address {@code gpu} (None: no GPU), with the backend
-    * {@code forced} by {@value BackendConf} if set: opened on first use.
+    * {@code forced} by {@value BackendConf} if set, computing on the CPU with {@code threads}
+    * threads: opened on first use.
     */
-  def forGpu(gpu: Option[String], forced: Option[String]): Engine = {
-    val key = gpu.fold("no GPU")("GPU " + _) + forced.fold("")(" backend " + _)
-    open.computeIfAbsent(key, _ => opened(gpu, forced))
+  def forGpu(gpu: Option[String], forced: Option[String], threads: Int): Engine = {
+    val key = gpu.fold("no GPU")("GPU " + _) + forced.fold("")(" backend " + _) + s" x$threads"
+    open.computeIfAbsent(key, _ => opened(gpu, forced, threads))
   }
 
-  private def opened(gpu: Option[String], forced: Option[String]): Engine = {
-    val builder =
-      Rectifier.builder().backend(forced.getOrElse(if (gpu.isDefined) "auto" else "cpu"))
-    gpu.flatMap(_.toIntOption).foreach(builder.cudaDevice)
-    val r = builder.build()
-    val label = r.backend() + gpu.fold("")(a => s" (GPU $a)")
+  /** A GPU address as the CUDA ordinal it is, or a clear error: discovery scripts may give UUIDs or
+    * PCI bus ids, which the CUDA backend does not map (CUDA_VISIBLE_DEVICES does, before the JVM
+    * starts).
+    */
+  private[spark] def ordinal(address: String): Int =
+    address.trim.toIntOption.filter(_ >= 0).getOrElse {
+      throw new IllegalArgumentException(
+        s"the task's GPU address is '$address', not a CUDA device ordinal; make" +
+          " spark.executor.resource.gpu.discoveryScript list ordinals (0, 1, ...), as Spark's" +
+          " getGpusResources.sh does"
+      )
+    }
+
+  private def opened(gpu: Option[String], forced: Option[String], threads: Int): Engine = {
+    val builder = Rectifier
+      .builder()
+      .backend(forced.getOrElse(if (gpu.isDefined) "auto" else "cpu"), BackendConf)
+      .threads(threads)
+    gpu.map(ordinal).foreach(builder.cudaDevice)
+    val r =
+      try builder.build()
+      catch {
+        case e: RuntimeException =>
+          throw new IllegalStateException(
+            s"rectifier: ${forced.fold("")(b => s"$BackendConf=$b: ")}${e.getMessage}",
+            e
+          )
+      }
+    val onGpu = r.backend() == "cuda"
+    val label = r.backend() + gpu.fold("")(a => if (onGpu) s" (GPU $a)" else s" (GPU $a not used)")
     val executor = Option(SparkEnv.get).fold("driver")(_.executorId)
     val why = r
       .selection()
@@ -96,13 +159,18 @@ private[spark] object Engines {
           else ", " + said}"
       }
       .mkString("; ")
-    log.info(
+    val line =
       s"rectifier: executor $executor computes on ${r.backend()} for tasks with " +
         gpu.fold("no GPU")(a => s"GPU address $a") + forced.fold("")(b => s", $BackendConf=$b") +
-        s" ($why)"
-    )
-    Engine(r, label)
+        s", $threads CPU thread${if (threads == 1) "" else "s"} a call ($why)"
+    if (gpu.isDefined && !onGpu) {
+      log.warn(s"$line; the GPU Spark gave these tasks is idle")
+    } else log.info(line)
+    Engine(r, label, threads)
   }
+
+  /** The engines open in this JVM. */
+  def inUse(): Seq[Engine] = open.values().asScala.toSeq
 
   /** Closes every engine of this JVM (at its shutdown). */
   def closeAll(): Unit = {

@@ -1,25 +1,28 @@
 package dev.rectifier.spark
 
+import org.apache.spark.network.util.JavaUtils
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.expressions._
 import org.apache.spark.sql.catalyst.plans.logical.{LogicalPlan, Project, UnaryNode}
-import org.apache.spark.sql.catalyst.plans.physical.Partitioning
+import org.apache.spark.sql.catalyst.plans.physical.{Partitioning, UnknownPartitioning}
 import org.apache.spark.sql.catalyst.rules.Rule
 import org.apache.spark.sql.execution.{SparkPlan, SparkStrategy, UnaryExecNode}
 import org.apache.spark.sql.execution.metric.{SQLMetric, SQLMetrics}
+import org.apache.spark.sql.internal.SQLConf
 
 import scala.collection.mutable.ArrayBuffer
 
-/** The rectifier calls of a projection, computed over its child's rows: the child's columns and one
-  * column per call ({@code results}), which the projection above reads.
+/** The rectifier calls of a projection, computed over its child's rows: the child's columns that
+  * the projection above reads ({@code passThrough}) and one column per call ({@code results}).
   */
 private[spark] final case class RectifierEval(
     calls: Seq[RectifierCall],
     results: Seq[Attribute],
+    passThrough: Seq[Attribute],
     child: LogicalPlan
 ) extends UnaryNode {
-  override def output: Seq[Attribute] = child.output ++ results
+  override def output: Seq[Attribute] = passThrough ++ results
   override def producedAttributes: AttributeSet = AttributeSet(results)
   override protected def withNewChildInternal(newChild: LogicalPlan): RectifierEval =
     copy(child = newChild)
@@ -29,60 +32,97 @@ private[spark] final case class RectifierEval(
   * call whose input is another call's result waits for the next pass of the fixed point), as Spark
   * does for Python UDFs, so that a partition's rows are computed in large parts rather than one
   * engine call a row.
+  *
+  * Only calls that the projection computes for every row, exactly once, move: a call inside a
+  * lambda ({@code transform}, {@code aggregate}, {@code exists}...) reads the lambda's variables
+  * and runs once per element, and a call in a branch of a conditional ({@code CASE WHEN},
+  * {@code IF}, {@code coalesce}, the right side of {@code AND}/{@code OR}) runs only for the rows
+  * its guard lets through; both stay where they are and compute row by row (the same values, one
+  * engine call each). Non-deterministic inputs ({@code rand()},
+  * {@code monotonically_increasing_id()}) move with their call and are initialised for their
+  * partition by the operator, as a projection does.
   */
 private[spark] object ExtractRectifierCalls extends Rule[LogicalPlan] {
-  private def innermost(e: Expression): Seq[RectifierCall] = e match {
-    case c: RectifierCall if c.children.forall(_.find(_.isInstanceOf[RectifierCall]).isEmpty) =>
-      Seq(c)
-    case other => other.children.flatMap(innermost)
+
+  /** The calls that every evaluation of {@code e} computes, innermost first. */
+  private[spark] def batchable(e: Expression): Seq[RectifierCall] = e match {
+    case c: RectifierCall =>
+      val inner = c.children.flatMap(batchable)
+      if (inner.nonEmpty) inner
+      else if (c.children.exists(_.exists(_.isInstanceOf[SubqueryExpression]))) Nil
+      else Seq(c)
+    // the lambdas of a higher-order function run once per element, with its variables bound
+    case h: HigherOrderFunction   => h.arguments.flatMap(batchable)
+    case c: ConditionalExpression => c.alwaysEvaluatedInputs.flatMap(batchable)
+    case And(left, _)             => batchable(left)
+    case Or(left, _)              => batchable(left)
+    // In stops at the first match, so only its value is always computed
+    case In(value, _) => batchable(value)
+    case other        => other.children.flatMap(batchable)
   }
 
   override def apply(plan: LogicalPlan): LogicalPlan = plan.transformUp {
-    case p @ Project(list, child) if list.exists(_.find(_.isInstanceOf[RectifierCall]).isDefined) =>
+    case p @ Project(list, child) if list.exists(batchable(_).nonEmpty) =>
       val calls = ArrayBuffer.empty[RectifierCall]
-      list.flatMap(innermost).foreach { c =>
-        if (!calls.exists(_.semanticEquals(c))) calls += c
+      list.flatMap(batchable).foreach { c =>
+        if (!calls.exists(d => (d eq c) || d.semanticEquals(c))) calls += c
       }
       val results = calls.zipWithIndex.map { case (c, i) =>
         AttributeReference(s"rectifier_result_$i", c.dataType, nullable = true)()
       }
       val byCall = calls.zip(results).toSeq
+      // the moved calls themselves, and a deterministic call equal to one of them, which is the
+      // same value wherever it stands (a non-deterministic one equals only itself)
+      def moved(c: RectifierCall) = byCall.find(b => (b._1 eq c) || b._1.semanticEquals(c))
       val rewritten = list.map { e =>
         e.transformUp {
-          case c: RectifierCall if byCall.exists(_._1.semanticEquals(c)) =>
-            byCall.find(_._1.semanticEquals(c)).get._2
+          case c: RectifierCall if moved(c).isDefined => moved(c).get._2
         }.asInstanceOf[NamedExpression]
       }
-      p.copy(projectList = rewritten, child = RectifierEval(calls.toSeq, results.toSeq, child))
+      // the operator keeps only the columns the projection reads, not those only the calls read
+      val read = AttributeSet(rewritten.flatMap(_.references))
+      val passThrough = child.output.filter(read.contains)
+      p.copy(
+        projectList = rewritten,
+        child = RectifierEval(calls.toSeq, results.toSeq, passThrough, child)
+      )
   }
 }
 
 /** Plans a RectifierEval as its operator. */
 private[spark] object RectifierStrategy extends SparkStrategy {
   override def apply(plan: LogicalPlan): Seq[SparkPlan] = plan match {
-    case RectifierEval(calls, results, child) =>
-      RectifierEvalExec(calls, results, planLater(child)) :: Nil
+    case RectifierEval(calls, results, passThrough, child) =>
+      RectifierEvalExec(calls, results, passThrough, planLater(child)) :: Nil
     case _ => Nil
   }
 }
 
-/** The operator of a RectifierEval: each partition's rows are read in parts of about
-  * {@link RectifierEvalExec#PartElements} elements (the rows copied, their inputs made Java
-  * arrays), every call computed over the part in one engine call (channel functions: one per run of
-  * rows of one length), and the rows given out with the results after their columns.
+/** The operator of a RectifierEval: each partition's rows are read in parts of at most {@value
+  * RectifierEvalExec#PartBytesConf} bytes (the calls' inputs, made Java arrays, and the columns
+  * kept for the projection above, copied), every call computed over the part in one engine call
+  * (channel functions: one per run of rows of one length), and the kept columns given out with the
+  * results after them.
   */
 private[spark] final case class RectifierEvalExec(
     calls: Seq[RectifierCall],
     results: Seq[Attribute],
+    passThrough: Seq[Attribute],
     child: SparkPlan
 ) extends UnaryExecNode {
 
-  override def output: Seq[Attribute] = child.output ++ results
+  override def output: Seq[Attribute] = passThrough ++ results
   override def producedAttributes: AttributeSet = AttributeSet(results)
 
-  // rows stay in their partition and their order, so a shuffle or sort below still holds above
-  override def outputPartitioning: Partitioning = child.outputPartitioning
-  override def outputOrdering: Seq[SortOrder] = child.outputOrdering
+  // rows stay in their partition and their order, so a shuffle or sort below still holds above,
+  // as far as it reads columns this operator keeps
+  override def outputPartitioning: Partitioning = child.outputPartitioning match {
+    case p: Expression if !p.references.subsetOf(outputSet) =>
+      UnknownPartitioning(child.outputPartitioning.numPartitions)
+    case p => p
+  }
+  override def outputOrdering: Seq[SortOrder] =
+    child.outputOrdering.takeWhile(_.references.subsetOf(outputSet))
 
   override lazy val metrics: Map[String, SQLMetric] = Map(
     "numOutputRows" -> SQLMetrics.createMetric(sparkContext, "number of output rows"),
@@ -96,57 +136,77 @@ private[spark] final case class RectifierEvalExec(
   override protected def doExecute(): RDD[InternalRow] = {
     val inputSchema = child.output
     val boundCalls = calls.map(c => BindReferences.bindReference(c: Expression, inputSchema))
+    val kept = passThrough
     val outputSchema = output
     val resultCount = results.length
+    val partBytes = RectifierEvalExec.partBytes(conf)
     val rowsOut = longMetric("numOutputRows")
     val parts = longMetric("engineCalls")
     val time = longMetric("engineTime")
-    child.execute().mapPartitions { rows =>
+    child.execute().mapPartitionsWithIndex { (index, rows) =>
       val bound = boundCalls.map(_.asInstanceOf[RectifierCall])
+      bound.foreach(_.foreach {
+        case n: Nondeterministic => n.initialize(index)
+        case _                   =>
+      })
+      val keep = UnsafeProjection.create(kept, inputSchema)
       val toOutput = UnsafeProjection.create(outputSchema, outputSchema)
       val joined = new JoinedRow()
+      val values = new Array[Any](resultCount)
+      val resultRow = new GenericInternalRow(values)
       new Iterator[InternalRow] {
-        private var part: IndexedSeq[InternalRow] = IndexedSeq.empty
-        private var partResults: IndexedSeq[IndexedSeq[Any]] = IndexedSeq.empty
+        private var part: ArrayBuffer[InternalRow] = ArrayBuffer.empty
+        private var partResults: IndexedSeq[RectifierCall.Results] = IndexedSeq.empty
         private var at = 0
 
         override def hasNext: Boolean = at < part.length || (rows.hasNext && fill())
 
         /** Reads the next part of the partition and computes its calls. */
         private def fill(): Boolean = {
-          val buffered = ArrayBuffer.empty[InternalRow]
-          val inputs = bound.map(_ => ArrayBuffer.empty[Array[Any]])
-          var elements = 0L
-          while (
-            rows.hasNext && elements < RectifierEvalExec.PartElements &&
-            buffered.length < RectifierEvalExec.PartRows
-          ) {
-            val row = rows.next().copy()
-            buffered += row
-            bound.indices.foreach { k =>
-              val values = bound(k).children.map(_.eval(row)).toArray[Any]
-              inputs(k) += values
-              elements += RectifierEvalExec.sizeOf(values(0))
+          part = ArrayBuffer.empty[InternalRow]
+          partResults = IndexedSeq.empty
+          val inputs = bound.map(_ => ArrayBuffer.empty[Array[AnyRef]])
+          var bytes = 0L
+          while (rows.hasNext && bytes < partBytes && part.length < RectifierEvalExec.PartRows) {
+            val row = rows.next()
+            var k = 0
+            while (k < bound.length) {
+              // made Java arrays now: the child may reuse the row's memory for the next one
+              val primitive = bound(k).inputsOf(row)
+              inputs(k) += primitive
+              if (primitive != null) bytes += RectifierCall.bytesOf(primitive)
+              k += 1
             }
+            val copy = keep(row).copy()
+            bytes += copy.getSizeInBytes
+            part += copy
           }
           val start = System.nanoTime()
-          partResults = bound.indices.map(k => bound(k).computeRows(inputs(k).toIndexedSeq))
+          partResults = bound.indices.map(k => bound(k).computeRows(inputs(k)))
           time += System.nanoTime() - start
           parts += 1
-          part = buffered.toIndexedSeq
+          // each row once, whatever the number of calls of the projection; and each call of it
+          bound.indices.groupBy(k => bound(k).counts).foreach { case (counts, ks) =>
+            val rs = ks.map(partResults)
+            rs.find(_.label != null).foreach { first =>
+              val calls = rs.map(r => part.indices.count(r.computed)).sum
+              val computed = part.indices.count(i => rs.exists(_.computed(i)))
+              counts.add(Tally(first.label, computed, calls))
+            }
+          }
           at = 0
           part.nonEmpty
         }
 
         override def next(): InternalRow = {
           if (!hasNext) throw new NoSuchElementException("no more rows")
-          val values = new Array[Any](resultCount)
           var k = 0
-          while (k < resultCount) { values(k) = partResults(k)(at); k += 1 }
+          while (k < resultCount) { values(k) = partResults(k).value(at); k += 1 }
           val row = part(at)
+          part(at) = null // its bytes can go as soon as the row is given out
           at += 1
           rowsOut += 1
-          toOutput(joined(row, new GenericInternalRow(values)))
+          toOutput(joined(row, resultRow))
         }
       }
     }
@@ -155,16 +215,33 @@ private[spark] final case class RectifierEvalExec(
 
 private[spark] object RectifierEvalExec {
 
-  /** Elements in a part: enough that an engine call's fixed cost (a kernel launch) is noise. */
-  val PartElements: Long = 1L << 21
+  /** The Spark SQL setting that bounds a part in bytes. */
+  val PartBytesConf = "spark.rectifier.partBytes"
 
-  /** Rows in a part, for rows so short that the element bound would hold too many. */
+  /** A part's default bound: 8 MiB, 2^21 float32 elements, enough that an engine call's fixed cost
+    * (a kernel launch) is noise, and small beside an executor's memory.
+    */
+  val DefaultPartBytes: Long = 8L << 20
+
+  /** Rows in a part, for rows so short that the byte bound would hold too many. */
   val PartRows: Int = 1 << 16
 
-  private def sizeOf(value: Any): Long = value match {
-    case null                                            => 0
-    case a: org.apache.spark.sql.catalyst.util.ArrayData => a.numElements()
-    case b: Array[Byte]                                  => b.length / 4
-    case _                                               => 1
+  /** The bound {@code conf} sets, checked. */
+  def partBytes(conf: SQLConf): Long = {
+    val setting = conf.getConfString(PartBytesConf, DefaultPartBytes.toString)
+    val bytes =
+      try JavaUtils.byteStringAsBytes(setting)
+      catch {
+        case _: NumberFormatException =>
+          throw new IllegalArgumentException(
+            s"$PartBytesConf is '$setting'; give a size in bytes, as 8388608 or 8m"
+          )
+      }
+    if (bytes < 1024) {
+      throw new IllegalArgumentException(
+        s"$PartBytesConf is '$setting'; give at least 1k (the default is 8m)"
+      )
+    }
+    bytes
   }
 }

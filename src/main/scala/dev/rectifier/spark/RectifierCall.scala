@@ -2,19 +2,21 @@ package dev.rectifier.spark
 
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.analysis.TypeCheckResult
-import org.apache.spark.sql.catalyst.expressions.Expression
+import org.apache.spark.sql.catalyst.expressions.{Expression, UnsafeArrayData}
 import org.apache.spark.sql.catalyst.expressions.codegen.CodegenFallback
 import org.apache.spark.sql.catalyst.util.ArrayData
 import org.apache.spark.sql.types._
+import org.apache.spark.unsafe.Platform
 
 import java.nio.{ByteBuffer, ByteOrder}
 
 /** rectifier_forward(function, x[, params[, storage]]) and rectifier_backward(function, x,
   * grad_output[, params[, storage]]) as Catalyst sees them.
   *
-  * Inside a projection (select, withColumn) the rule ExtractRectifierCalls moves each call into a
-  * RectifierEval node, whose operator computes a partition's rows in large parts; elsewhere (a
-  * filter, an aggregate) eval() computes the row alone, with the same results.
+  * Inside a projection (select, withColumn) the rule ExtractRectifierCalls moves each call that the
+  * projection computes for every row into a RectifierEval node, whose operator computes a
+  * partition's rows in large parts; elsewhere (a lambda, a conditional branch, a filter, an
+  * aggregate) eval() computes the row alone, with the same results.
   *
   * @param binaryStorage
   *   how a binary x holds its values (float32 or float64, little-endian)
@@ -123,49 +125,103 @@ private[spark] final case class RectifierCall(
     false
   }
 
-  /** A result (float[] or double[]) as a value of x's type. */
-  def fromPrimitive(result: AnyRef): Any = (x.dataType, result) match {
-    case (BinaryType, f: Array[Float]) =>
-      val b = ByteBuffer.allocate(f.length * 4).order(ByteOrder.LITTLE_ENDIAN)
-      b.asFloatBuffer().put(f)
-      b.array()
-    case (BinaryType, d: Array[Double]) =>
-      val b = ByteBuffer.allocate(d.length * 8).order(ByteOrder.LITTLE_ENDIAN)
-      b.asDoubleBuffer().put(d)
-      b.array()
-    case (_, f: Array[Float])  => ArrayData.toArrayData(f)
-    case (_, d: Array[Double]) => ArrayData.toArrayData(d)
-    case _ => throw new IllegalStateException("a result that is neither float[] nor double[]")
-  }
-
-  /** The results of rows whose inputs are {@code inputs} (for each row, its children's values), in
-    * one pass of the engine of this task; a row with a null input gives null.
+  /** The row's inputs (x, and grad_output for backward) as float[] or double[] of their own, or
+    * null when one of them is null (the row's result is then null).
     */
-  def computeRows(inputs: IndexedSeq[Array[Any]]): IndexedSeq[Any] = {
-    val live = inputs.indices.filter(i => inputs(i).forall(_ != null))
-    val results = new Array[Any](inputs.length)
-    if (live.nonEmpty) {
-      val engine = Engines.forCurrentTask()
-      val xs = live.map(i => toPrimitive(inputs(i)(0), "x"))
-      val ys =
-        if (!backward) Compute.forward(engine.rectifier, spec, xs)
-        else
-          Compute.backward(
-            engine.rectifier,
-            spec,
-            xs,
-            live.map(i => toPrimitive(inputs(i)(1), "grad_output"))
-          )
-      live.indices.foreach(k => results(live(k)) = fromPrimitive(ys(k)))
-      counts.add((engine.label, live.length.toLong))
+  def inputsOf(row: InternalRow): Array[AnyRef] = {
+    val x = children.head.eval(row)
+    if (x == null) return null
+    if (!backward) Array(toPrimitive(x, "x"))
+    else {
+      val g = children(1).eval(row)
+      if (g == null) null else Array(toPrimitive(x, "x"), toPrimitive(g, "grad_output"))
     }
-    results.toIndexedSeq
   }
 
-  override def eval(input: InternalRow): Any =
-    computeRows(IndexedSeq(children.map(_.eval(input)).toArray))(0)
+  /** The results of rows whose inputs are {@code inputs} (as {@link #inputsOf} gives them), in one
+    * pass of the engine of this task.
+    */
+  def computeRows(inputs: scala.collection.IndexedSeq[Array[AnyRef]]): RectifierCall.Results = {
+    val live = inputs.indices.filter(i => inputs(i) != null)
+    var label: String = null
+    val slices =
+      if (live.isEmpty) null
+      else {
+        val engine = Engines.forCurrentTask()
+        val xs = live.map(i => inputs(i)(0))
+        val out =
+          if (!backward) Compute.forward(engine.rectifier, spec, xs)
+          else Compute.backward(engine.rectifier, spec, xs, live.map(i => inputs(i)(1)))
+        label = engine.label
+        out
+      }
+    val slot = new Array[Int](inputs.length)
+    java.util.Arrays.fill(slot, -1)
+    live.indices.foreach(k => slot(live(k)) = k)
+    new RectifierCall.Results(slices, slot, x.dataType == BinaryType, label)
+  }
+
+  /** One row alone, where the call stays in its expression (a lambda, a branch, a filter): it
+    * counts as a row, and a call, of its own.
+    */
+  override def eval(input: InternalRow): Any = {
+    val results = computeRows(IndexedSeq(inputsOf(input)))
+    if (results.label != null) counts.add(Tally(results.label, 1, 1))
+    results.value(0)
+  }
 
   override protected def withNewChildrenInternal(
       newChildren: IndexedSeq[Expression]
   ): Expression = copy(children = newChildren)
+}
+
+private[spark] object RectifierCall {
+
+  /** The bytes of a row's inputs, as {@link RectifierCall#inputsOf} gives them. */
+  def bytesOf(inputs: Array[AnyRef]): Long = {
+    var n = 0L
+    inputs.foreach {
+      case f: Array[Float]  => n += 4L * f.length
+      case d: Array[Double] => n += 8L * d.length
+      case _                =>
+    }
+    n
+  }
+
+  /** A part's results: row i's is slice {@code slot(i)} of {@code slices} (-1: null), made a value
+    * of the call's type when it is given out, so that a part holds its results once; computed on
+    * the engine {@code label} (null: no row had inputs).
+    */
+  final class Results(
+      slices: Compute.Slices,
+      slot: Array[Int],
+      binary: Boolean,
+      val label: String
+  ) {
+
+    /** Whether row i was computed (its inputs were not null). */
+    def computed(i: Int): Boolean = slot(i) >= 0
+
+    def value(i: Int): Any = {
+      val k = slot(i)
+      if (k < 0) return null
+      val n = slices.lengths(k)
+      val from = slices.offsets(k)
+      (slices.arrays(k), binary) match {
+        case (f: Array[Float], false) =>
+          UnsafeArrayData.fromPrimitiveArray(f, Platform.FLOAT_ARRAY_OFFSET + 4 * from, n, 4)
+        case (d: Array[Double], false) =>
+          UnsafeArrayData.fromPrimitiveArray(d, Platform.DOUBLE_ARRAY_OFFSET + 8 * from, n, 8)
+        case (f: Array[Float], true) =>
+          val b = ByteBuffer.allocate(n * 4).order(ByteOrder.LITTLE_ENDIAN)
+          b.asFloatBuffer().put(f, from, n)
+          b.array()
+        case (d: Array[Double], true) =>
+          val b = ByteBuffer.allocate(n * 8).order(ByteOrder.LITTLE_ENDIAN)
+          b.asDoubleBuffer().put(d, from, n)
+          b.array()
+        case _ => throw new IllegalStateException("a result that is neither float[] nor double[]")
+      }
+    }
+  }
 }

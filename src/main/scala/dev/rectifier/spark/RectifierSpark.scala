@@ -25,13 +25,17 @@ import scala.jdk.CollectionConverters._
   * one-dimensional tensor; crelu, maxout and prelu take its only axis as their channel axis. rrelu
   * is its evaluation mode.
   *
-  * Where they run: inside a projection, each partition's rows are computed in parts of about 2^21
-  * elements, one engine call a part, on the engine of the executor JVM (opened by its first task,
-  * closed when the JVM ends): on the task's GPU when Spark's resource scheduling gave it one (the
-  * CUDA device of that address first, then OpenCL, then the CPU), else on the CPU backend;
-  * {@code spark.rectifier.backend} forces one. The executor log says which, and {@link
-  * RectifierFunctions#backendsUsed} (the accumulator "rectifier.backends") counts the rows each
-  * backend computed. Results are the core API's, bit for bit.
+  * Where they run: a call that a projection computes for every row is computed over each partition
+  * in parts of at most {@code spark.rectifier.partBytes} bytes (8m by default: the call's inputs
+  * and the columns kept for the projection), one engine call a part; a call in a lambda or in a
+  * conditional branch computes the rows it is asked for, one at a time. Either way on the engine of
+  * the executor JVM (opened by its first task, closed when the JVM ends): on the task's GPU when
+  * Spark's resource scheduling gave it one (the CUDA device of that ordinal first, then OpenCL,
+  * then the CPU), else on the CPU backend with the task's CPUs ({@code spark.task.cpus});
+  * {@code spark.rectifier.backend} forces one. Function and parameter names are taken in any case.
+  * The executor log says which, and {@link RectifierFunctions#backendsUsed} (the accumulator
+  * "rectifier.backends") counts the rows each backend computed. Results are the core API's, bit for
+  * bit.
   *
   * Thread-safety: register from the driver, once per session (again replaces the functions).
   */
@@ -214,8 +218,17 @@ object RectifierSpark {
 final class RectifierFunctions private[spark] (counts: BackendCounts) {
 
   /** Rows computed so far by the functions of this registration, by backend ("cpu", "cuda (GPU 0)",
-    * ...), as the driver has them after each action (the accumulator "rectifier.backends"); a row
-    * computed twice (a retried task, a re-run stage) counts twice.
+    * "cpu (GPU 0 not used)" for a task given a GPU that no backend could use, ...), as the driver
+    * has them after each action (the accumulator "rectifier.backends"). A row counts once for all
+    * the calls of one projection; a call left in its expression (in a lambda, under a condition, in
+    * a filter) counts each row it computes; a row computed twice (a retried task, a re-run stage)
+    * counts twice.
     */
   def backendsUsed(): java.util.Map[String, java.lang.Long] = counts.value
+
+  /** Calls computed so far, by backend: a row counts once for each call of it that was computed
+    * (two functions over one column, or over two columns, count it twice), where {@link
+    * #backendsUsed} counts it once per operator.
+    */
+  def callsByBackend(): java.util.Map[String, java.lang.Long] = counts.callsValue
 }
