@@ -114,19 +114,28 @@ public final class ParquetBatch implements Callable<Integer> {
     cli.setExecutionExceptionHandler(
         (e, commandLine, parsed) -> {
           boolean bad = e instanceof AnalysisException || e instanceof IllegalArgumentException;
-          commandLine
-              .getErr()
-              .println(
-                  "rectifier-spark: "
-                      + firstLine(e.getMessage() == null ? e.toString() : e.getMessage()));
+          commandLine.getErr().println("rectifier-spark: " + firstLine(cause(e)));
           return bad ? 2 : 1;
         });
     return cli.execute(args);
   }
 
+  /**
+   * What went wrong, in the words of the exception that began it: a task's failure reaches the
+   * driver wrapped in Spark's "Job aborted due to stage failure" with the task's own exception as
+   * its cause.
+   */
+  private static String cause(Throwable e) {
+    Throwable root = e;
+    while (root.getCause() != null && root.getCause() != root) root = root.getCause();
+    for (Throwable t : new Throwable[] {root, e}) {
+      if (t.getMessage() != null && !t.getMessage().isBlank()) return t.getMessage();
+    }
+    return e.toString();
+  }
+
   private static String firstLine(String s) {
-    int nl = s.indexOf('\n');
-    return nl < 0 ? s : s.substring(0, nl);
+    return s.strip().lines().findFirst().orElse(s);
   }
 
   @Override

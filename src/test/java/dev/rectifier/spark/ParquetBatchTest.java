@@ -193,4 +193,57 @@ class ParquetBatchTest {
         String.join("\n", err));
     assertFalse(Files.exists(out), "nothing written");
   }
+
+  /**
+   * Entries of {@code dir}'s folder whose name starts with {@code prefix}, hidden ones included.
+   */
+  private static List<String> beside(Path target) throws IOException {
+    try (var list = Files.list(target.getParent())) {
+      return list.map(p -> p.getFileName().toString())
+          .filter(n -> n.contains(target.getFileName().toString()))
+          .sorted()
+          .toList();
+    }
+  }
+
+  @Test
+  void aRunThatFailsWhileComputingLeavesNothingAndTheRerunSucceeds() throws Exception {
+    Path out = dir.resolve("failed");
+    List<String> err = new ArrayList<>();
+    // maxout with 3 pieces cannot split the 16 channels of a row: the tasks fail
+    int code =
+        batch(err, out.toString(), "--function", "maxout", "--param", "pieces=3", "--columns", "a");
+    assertEquals(1, code, String.join("\n", err));
+    assertTrue(
+        err.stream().anyMatch(l -> l.startsWith("rectifier-spark: ") && l.contains("pieces=3")),
+        String.join("\n", err));
+    assertEquals(List.of(), beside(out), "neither the output nor its staging directory is left");
+
+    err.clear();
+    code =
+        batch(err, out.toString(), "--function", "maxout", "--param", "pieces=4", "--columns", "a");
+    assertEquals(0, code, "the rerun finds no directory in its way: " + String.join("\n", err));
+    assertEquals(List.of("failed"), beside(out));
+    long rows = spark.read().parquet(out.toString()).count();
+    assertEquals(ROWS, rows);
+
+    // overwrite: a failing run leaves the old output as it was
+    err.clear();
+    code =
+        batch(
+            err,
+            out.toString(),
+            "--mode",
+            "overwrite",
+            "--function",
+            "maxout",
+            "--param",
+            "pieces=5",
+            "--columns",
+            "a");
+    assertEquals(1, code, String.join("\n", err));
+    assertEquals(List.of("failed"), beside(out));
+    Row first = spark.read().parquet(out.toString()).orderBy("id").first();
+    assertEquals(4, first.getList(1).size(), "the pieces=4 output is still there");
+  }
 }
