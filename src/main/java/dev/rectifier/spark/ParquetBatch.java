@@ -10,7 +10,9 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.Callable;
 import org.apache.hadoop.conf.Configuration;
+import org.apache.hadoop.fs.FileContext;
 import org.apache.hadoop.fs.FileSystem;
+import org.apache.hadoop.fs.Options;
 import org.apache.hadoop.fs.Path;
 import org.apache.spark.sql.AnalysisException;
 import org.apache.spark.sql.Column;
@@ -189,8 +191,9 @@ public final class ParquetBatch implements Callable<Integer> {
 
   /**
    * Writes {@code out} to a hidden directory beside {@code --output} and renames it there once the
-   * whole job has succeeded, so that a failed run leaves no partial or empty output behind (and an
-   * existing output, with --mode overwrite, is replaced only then).
+   * whole job has succeeded, so that a failed run leaves no partial or empty output behind (the
+   * staging directory is removed then); an existing output, with --mode overwrite, is moved aside
+   * only then, and removed once the new one is in place.
    */
   private void writeWhole(Dataset<Row> out, SaveMode saveMode) throws IOException {
     Configuration conf = given.sparkContext().hadoopConfiguration();
@@ -205,28 +208,66 @@ public final class ParquetBatch implements Callable<Integer> {
       throw new IllegalArgumentException(
           "--output " + output + " exists; give another path, or --mode overwrite");
     }
-    Path staging =
-        new Path(target.getParent(), "." + target.getName() + ".rectifier-" + UUID.randomUUID());
-    boolean done = false;
+    Path staging = beside(target, "rectifier");
     try {
       out.write().mode(SaveMode.ErrorIfExists).parquet(staging.toString());
-      if (saveMode == SaveMode.Overwrite && fs.exists(target) && !fs.delete(target, true)) {
-        throw new IOException("could not remove the old " + output + " to replace it");
+    } catch (Exception e) { // SparkException too, which Scala throws undeclared
+      // a failed job leaves the directory it wrote into (empty, or with a _temporary folder)
+      try {
+        fs.delete(staging, true);
+      } catch (IOException again) {
+        e.addSuppressed(again);
       }
-      if (!fs.rename(staging, target)) {
-        throw new IOException("could not rename the finished output " + staging + " to " + output);
+      throw e;
+    }
+    // the job has succeeded: from here on, either the new output is at --output, or the old one
+    // is back there and the new one is kept where it was written, named in the error
+    FileContext files = FileContext.getFileContext(target.toUri(), conf);
+    Path old = null;
+    try {
+      if (saveMode == SaveMode.Overwrite && fs.exists(target)) {
+        old = beside(target, "rectifier-old");
+        files.rename(target, old, Options.Rename.NONE);
       }
-      done = true;
-    } finally {
-      if (!done) {
+      // NONE: fails if --output appeared meanwhile, rather than moving the output inside it
+      files.rename(staging, target, Options.Rename.NONE);
+    } catch (IOException | RuntimeException e) {
+      if (old != null) {
         try {
-          fs.delete(staging, true);
-        } catch (IOException e) {
-          System.err.println(
-              "rectifier-spark: could not remove the unfinished " + staging + ": " + e);
+          files.rename(old, target, Options.Rename.NONE);
+        } catch (IOException | RuntimeException again) {
+          e.addSuppressed(again);
+          throw new IOException(
+              "could not put the finished output in place of "
+                  + output
+                  + " ("
+                  + e.getMessage()
+                  + "), nor the old one back; the new one is "
+                  + staging
+                  + ", the old one "
+                  + old,
+              e);
         }
       }
+      throw new IOException(
+          "could not rename the finished output "
+              + staging
+              + " to "
+              + output
+              + " ("
+              + e.getMessage()
+              + "); it is left there",
+          e);
     }
+    if (old != null && !fs.delete(old, true)) {
+      System.err.println("rectifier-spark: could not remove the replaced output, now " + old);
+    }
+  }
+
+  /** A hidden path beside {@code target}, unique to this run. */
+  private static Path beside(Path target, String what) {
+    return new Path(
+        target.getParent(), "." + target.getName() + "." + what + "-" + UUID.randomUUID());
   }
 
   private static Column paramsColumn(Map<String, Double> params) {

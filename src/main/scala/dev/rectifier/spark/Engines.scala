@@ -56,6 +56,12 @@ private[spark] final class BackendCounts
         throw new UnsupportedOperationException(s"cannot merge ${other.getClass.getName}")
     }
 
+  // the executor's heartbeat serialises a running task's accumulators on its own thread
+  @throws[java.io.IOException]
+  private def writeObject(out: java.io.ObjectOutputStream): Unit = synchronized {
+    out.defaultWriteObject()
+  }
+
   /** Rows by engine. */
   override def value: java.util.Map[String, java.lang.Long] =
     synchronized(java.util.Collections.unmodifiableMap(new java.util.TreeMap(rows)))
@@ -147,7 +153,8 @@ private[spark] object Engines {
             e
           )
       }
-    val onGpu = r.backend() == "cuda"
+    // OpenCL picks its own device, which may be that GPU: only the CPU backend leaves it idle
+    val onGpu = r.backend() != "cpu"
     val label = r.backend() + gpu.fold("")(a => if (onGpu) s" (GPU $a)" else s" (GPU $a not used)")
     val executor = Option(SparkEnv.get).fold("driver")(_.executorId)
     val why = r

@@ -4,7 +4,7 @@ import org.apache.spark.network.util.JavaUtils
 import org.apache.spark.rdd.RDD
 import org.apache.spark.sql.catalyst.InternalRow
 import org.apache.spark.sql.catalyst.expressions._
-import org.apache.spark.sql.catalyst.plans.logical.{LogicalPlan, Project, UnaryNode}
+import org.apache.spark.sql.catalyst.plans.logical.{LogicalPlan, Project, Subquery, UnaryNode}
 import org.apache.spark.sql.catalyst.plans.physical.{Partitioning, UnknownPartitioning}
 import org.apache.spark.sql.catalyst.rules.Rule
 import org.apache.spark.sql.execution.{SparkPlan, SparkStrategy, UnaryExecNode}
@@ -51,18 +51,46 @@ private[spark] object ExtractRectifierCalls extends Rule[LogicalPlan] {
       if (inner.nonEmpty) inner
       else if (c.children.exists(_.exists(_.isInstanceOf[SubqueryExpression]))) Nil
       else Seq(c)
-    // the lambdas of a higher-order function run once per element, with its variables bound
-    case h: HigherOrderFunction   => h.arguments.flatMap(batchable)
+    // a lambda runs once per element, with its variables bound; the first argument is the only
+    // one always computed (aggregate's zero waits for a non-null array)
+    case h: HigherOrderFunction   => h.arguments.headOption.toSeq.flatMap(batchable)
     case c: ConditionalExpression => c.alwaysEvaluatedInputs.flatMap(batchable)
-    case And(left, _)             => batchable(left)
-    case Or(left, _)              => batchable(left)
-    // In stops at the first match, so only its value is always computed
-    case In(value, _) => batchable(value)
-    case other        => other.children.flatMap(batchable)
+    // try_*: a failure inside gives null, which a part computed outside would not
+    case _: TryEval => Nil
+    // these compute every child, whatever the others give
+    case _: CreateArray | _: CreateNamedStruct | _: CreateMap | _: Concat | _: Greatest |
+        _: Least =>
+      e.children.flatMap(batchable)
+    case u: UnaryExpression => batchable(u.child)
+    // elsewhere only the first child is sure to be computed: a null there ends a binary
+    // expression (null intolerance), And/Or/In/Elt/zip_with stop early
+    case other => other.children.headOption.toSeq.flatMap(batchable)
   }
 
-  override def apply(plan: LogicalPlan): LogicalPlan = plan.transformUp {
-    case p @ Project(list, child) if list.exists(batchable(_).nonEmpty) =>
+  /** Expressions that read what the scan of the current row set for the task's thread, which a part
+    * read ahead of the rows given out would have moved on.
+    */
+  private def readsScanState(e: Expression): Boolean = e.exists {
+    case _: InputFileName | _: InputFileBlockStart | _: InputFileBlockLength => true
+    case _                                                                   => false
+  }
+
+  override def apply(plan: LogicalPlan): LogicalPlan = plan match {
+    // a correlated subquery is rewritten into a join after this rule, which would not see
+    // through the operator (as Spark leaves Python UDFs there, SPARK-26293)
+    case s: Subquery if s.correlated => plan
+    case _                           => plan.transformUp(rules)
+  }
+
+  private val rules: PartialFunction[LogicalPlan, LogicalPlan] = {
+    // calls whose results nothing reads any more (a projection pruned above) are dropped
+    case p @ Project(_, e: RectifierEval) if !e.results.forall(p.references.contains) =>
+      val kept = e.calls.zip(e.results).filter { case (_, r) => p.references.contains(r) }
+      if (kept.isEmpty) p.copy(child = e.child)
+      else p.copy(child = e.copy(calls = kept.map(_._1), results = kept.map(_._2)))
+
+    case p @ Project(list, child)
+        if list.exists(batchable(_).nonEmpty) && !list.exists(readsScanState) =>
       val calls = ArrayBuffer.empty[RectifierCall]
       list.flatMap(batchable).foreach { c =>
         if (!calls.exists(d => (d eq c) || d.semanticEquals(c))) calls += c
@@ -72,19 +100,29 @@ private[spark] object ExtractRectifierCalls extends Rule[LogicalPlan] {
       }
       val byCall = calls.zip(results).toSeq
       // the moved calls themselves, and a deterministic call equal to one of them, which is the
-      // same value wherever it stands (a non-deterministic one equals only itself)
-      def moved(c: RectifierCall) = byCall.find(b => (b._1 eq c) || b._1.semanticEquals(c))
-      val rewritten = list.map { e =>
-        e.transformUp {
-          case c: RectifierCall if moved(c).isDefined => moved(c).get._2
-        }.asInstanceOf[NamedExpression]
+      // same value wherever it stands (a non-deterministic one equals only itself); outermost
+      // first, so that a moved call is found before anything inside it is replaced
+      def rewrite(e: Expression): Expression = e match {
+        case c: RectifierCall =>
+          byCall.find(b => (b._1 eq c) || b._1.semanticEquals(c)) match {
+            case Some((_, result)) => result
+            case None              => c.mapChildren(rewrite)
+          }
+        case other => other.mapChildren(rewrite)
       }
+      val rewritten = list.map(rewrite(_).asInstanceOf[NamedExpression])
       // the operator keeps only the columns the projection reads, not those only the calls read
       val read = AttributeSet(rewritten.flatMap(_.references))
       val passThrough = child.output.filter(read.contains)
+      // and reads only what it needs, so that a scan below can skip the other columns (the
+      // optimizer's own column pruning has run by the time this rule does)
+      val needed = AttributeSet(passThrough) ++ AttributeSet(calls.flatMap(_.references))
+      val input =
+        if (child.output.forall(needed.contains)) child
+        else Project(child.output.filter(needed.contains), child)
       p.copy(
         projectList = rewritten,
-        child = RectifierEval(calls.toSeq, results.toSeq, passThrough, child)
+        child = RectifierEval(calls.toSeq, results.toSeq, passThrough, input)
       )
   }
 }
@@ -144,7 +182,7 @@ private[spark] final case class RectifierEvalExec(
     val parts = longMetric("engineCalls")
     val time = longMetric("engineTime")
     child.execute().mapPartitionsWithIndex { (index, rows) =>
-      val bound = boundCalls.map(_.asInstanceOf[RectifierCall])
+      val bound = boundCalls.map(_.asInstanceOf[RectifierCall]).toIndexedSeq
       bound.foreach(_.foreach {
         case n: Nondeterministic => n.initialize(index)
         case _                   =>
@@ -156,8 +194,13 @@ private[spark] final case class RectifierEvalExec(
       val resultRow = new GenericInternalRow(values)
       new Iterator[InternalRow] {
         private var part: ArrayBuffer[InternalRow] = ArrayBuffer.empty
+        private var inputs: IndexedSeq[ArrayBuffer[Array[AnyRef]]] = IndexedSeq.empty
+        // null: the part failed as a whole, and its rows are computed one by one as given out
         private var partResults: IndexedSeq[RectifierCall.Results] = IndexedSeq.empty
         private var at = 0
+        // parts grow from one row, so that a LIMIT or take() reads and computes little more than
+        // the rows it asks for
+        private var rowBound = 1
 
         override def hasNext: Boolean = at < part.length || (rows.hasNext && fill())
 
@@ -165,9 +208,9 @@ private[spark] final case class RectifierEvalExec(
         private def fill(): Boolean = {
           part = ArrayBuffer.empty[InternalRow]
           partResults = IndexedSeq.empty
-          val inputs = bound.map(_ => ArrayBuffer.empty[Array[AnyRef]])
+          inputs = bound.map(_ => ArrayBuffer.empty[Array[AnyRef]])
           var bytes = 0L
-          while (rows.hasNext && bytes < partBytes && part.length < RectifierEvalExec.PartRows) {
+          while (rows.hasNext && bytes < partBytes && part.length < rowBound) {
             val row = rows.next()
             var k = 0
             while (k < bound.length) {
@@ -181,18 +224,28 @@ private[spark] final case class RectifierEvalExec(
             bytes += copy.getSizeInBytes
             part += copy
           }
+          rowBound = math.min(rowBound * 2, RectifierEvalExec.PartRows)
           val start = System.nanoTime()
-          partResults = bound.indices.map(k => bound(k).computeRows(inputs(k)))
+          partResults =
+            try bound.indices.map(k => bound(k).computeRows(inputs(k)))
+            catch {
+              // a row the call refuses (a null element, a length maxout cannot split): the rows
+              // before it are still given out, and the error comes with that row, as row by row
+              case _: IllegalArgumentException if part.length > 1 => null
+            }
           time += System.nanoTime() - start
           parts += 1
-          // each row once, whatever the number of calls of the projection; and each call of it
-          bound.indices.groupBy(k => bound(k).counts).foreach { case (counts, ks) =>
-            val rs = ks.map(partResults)
-            rs.find(_.label != null).foreach { first =>
-              val calls = rs.map(r => part.indices.count(r.computed)).sum
-              val computed = part.indices.count(i => rs.exists(_.computed(i)))
-              counts.add(Tally(first.label, computed, calls))
+          if (partResults != null) {
+            // each row once, whatever the number of calls of the projection; and each call
+            bound.indices.groupBy(k => bound(k).counts).foreach { case (counts, ks) =>
+              val rs = ks.map(partResults)
+              rs.find(_.label != null).foreach { first =>
+                val calls = rs.map(r => part.indices.count(r.computed)).sum
+                val computed = part.indices.count(i => rs.exists(_.computed(i)))
+                counts.add(Tally(first.label, computed, calls))
+              }
             }
+            inputs = IndexedSeq.empty
           }
           at = 0
           part.nonEmpty
@@ -201,7 +254,15 @@ private[spark] final case class RectifierEvalExec(
         override def next(): InternalRow = {
           if (!hasNext) throw new NoSuchElementException("no more rows")
           var k = 0
-          while (k < resultCount) { values(k) = partResults(k).value(at); k += 1 }
+          if (partResults != null) {
+            while (k < resultCount) { values(k) = partResults(k).value(at); k += 1 }
+          } else {
+            while (k < resultCount) {
+              values(k) = bound(k).computeRow(inputs(k)(at))
+              inputs(k)(at) = null
+              k += 1
+            }
+          }
           val row = part(at)
           part(at) = null // its bytes can go as soon as the row is given out
           at += 1
@@ -223,6 +284,11 @@ private[spark] object RectifierEvalExec {
     */
   val DefaultPartBytes: Long = 8L << 20
 
+  /** The largest bound: a part's results (crelu's twice its inputs) stay well inside one Java array
+    * and its byte offsets inside an int.
+    */
+  val MaxPartBytes: Long = 256L << 20
+
   /** Rows in a part, for rows so short that the byte bound would hold too many. */
   val PartRows: Int = 1 << 16
 
@@ -237,9 +303,9 @@ private[spark] object RectifierEvalExec {
             s"$PartBytesConf is '$setting'; give a size in bytes, as 8388608 or 8m"
           )
       }
-    if (bytes < 1024) {
+    if (bytes < 1024 || bytes > MaxPartBytes) {
       throw new IllegalArgumentException(
-        s"$PartBytesConf is '$setting'; give at least 1k (the default is 8m)"
+        s"$PartBytesConf is '$setting'; give from 1k to 256m (the default is 8m)"
       )
     }
     bytes

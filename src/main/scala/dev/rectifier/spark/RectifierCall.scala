@@ -129,19 +129,28 @@ private[spark] final case class RectifierCall(
     * null when one of them is null (the row's result is then null).
     */
   def inputsOf(row: InternalRow): Array[AnyRef] = {
-    val x = children.head.eval(row)
-    if (x == null) return null
-    if (!backward) Array(toPrimitive(x, "x"))
-    else {
-      val g = children(1).eval(row)
-      if (g == null) null else Array(toPrimitive(x, "x"), toPrimitive(g, "grad_output"))
-    }
+    // every child, null or not: the rule that batches calls takes them all as computed
+    val values = children.map(_.eval(row))
+    if (values.contains(null)) null
+    else
+      try {
+        if (!backward) Array(toPrimitive(values.head, "x"))
+        else Array(toPrimitive(values.head, "x"), toPrimitive(values(1), "grad_output"))
+      } catch {
+        // kept with the row, and thrown when the row is computed: a part read ahead of the
+        // rows given out must not fail on a row nobody takes (a LIMIT)
+        case e: IllegalArgumentException => Array[AnyRef](e)
+      }
   }
 
   /** The results of rows whose inputs are {@code inputs} (as {@link #inputsOf} gives them), in one
     * pass of the engine of this task.
     */
   def computeRows(inputs: scala.collection.IndexedSeq[Array[AnyRef]]): RectifierCall.Results = {
+    inputs.foreach {
+      case Array(e: IllegalArgumentException) => throw e
+      case _                                  =>
+    }
     val live = inputs.indices.filter(i => inputs(i) != null)
     var label: String = null
     val slices =
@@ -164,8 +173,11 @@ private[spark] final case class RectifierCall(
   /** One row alone, where the call stays in its expression (a lambda, a branch, a filter): it
     * counts as a row, and a call, of its own.
     */
-  override def eval(input: InternalRow): Any = {
-    val results = computeRows(IndexedSeq(inputsOf(input)))
+  override def eval(input: InternalRow): Any = computeRow(inputsOf(input))
+
+  /** The result of one row whose inputs are {@code inputs}, computed alone and counted so. */
+  def computeRow(inputs: Array[AnyRef]): Any = {
+    val results = computeRows(IndexedSeq(inputs))
     if (results.label != null) counts.add(Tally(results.label, 1, 1))
     results.value(0)
   }
@@ -207,11 +219,22 @@ private[spark] object RectifierCall {
       if (k < 0) return null
       val n = slices.lengths(k)
       val from = slices.offsets(k)
+      // byte offsets fit an int: RectifierEvalExec.MaxPartBytes bounds a part of many rows
       (slices.arrays(k), binary) match {
         case (f: Array[Float], false) =>
-          UnsafeArrayData.fromPrimitiveArray(f, Platform.FLOAT_ARRAY_OFFSET + 4 * from, n, 4)
+          UnsafeArrayData.fromPrimitiveArray(
+            f,
+            Math.toIntExact(Platform.FLOAT_ARRAY_OFFSET + 4L * from),
+            n,
+            4
+          )
         case (d: Array[Double], false) =>
-          UnsafeArrayData.fromPrimitiveArray(d, Platform.DOUBLE_ARRAY_OFFSET + 8 * from, n, 8)
+          UnsafeArrayData.fromPrimitiveArray(
+            d,
+            Math.toIntExact(Platform.DOUBLE_ARRAY_OFFSET + 8L * from),
+            n,
+            8
+          )
         case (f: Array[Float], true) =>
           val b = ByteBuffer.allocate(n * 4).order(ByteOrder.LITTLE_ENDIAN)
           b.asFloatBuffer().put(f, from, n)

@@ -28,7 +28,7 @@ class SparkGpuSchedulingTest {
     assertSame(e, Engines.forGpu(Option.apply("0"), Option.empty(), 1), "one engine per GPU");
     String backend = e.rectifier().backend();
     assertEquals(
-        backend + (backend.equals("cuda") ? " (GPU 0)" : " (GPU 0 not used)"),
+        backend + (backend.equals("cpu") ? " (GPU 0 not used)" : " (GPU 0)"),
         e.label(),
         "rows a GPU task computed elsewhere say so");
     if (System.getenv("CI") != null) {

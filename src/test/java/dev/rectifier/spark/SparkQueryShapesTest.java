@@ -222,14 +222,16 @@ class SparkQueryShapesTest {
     List<String> kept = new ArrayList<>();
     for (var a : CollectionConverters.asJava(exec.passThrough())) kept.add(a.name());
     assertEquals(List.of("id"), kept, "neither the payload nor x, which only the call reads");
-    assertEquals(1, metric(whole, "engineCalls"), "20,000 rows of 64 floats in one 8 MiB part");
+    // 64 floats and the kept id (an UnsafeRow of 16 bytes): 272 bytes a row
+    assertEquals(expectedParts(20_000, 272, 8 << 20), metric(whole, "engineCalls"));
+    assertEquals(15, expectedParts(20_000, 272, 8 << 20), "1, 2, 4 ... 8,192 rows, then the rest");
 
     spark.conf().set(RectifierEvalExec.PartBytesConf(), "64k");
     Dataset<Row> small = spark.sql(query);
     List<Row> got = small.collectAsList();
     long parts = metric(small, "engineCalls");
-    // 64 floats and the kept id row (24 bytes): 280 bytes a row, 235 rows a part
-    assertTrue(parts >= 80 && parts <= 90, parts + " parts of 64 KiB");
+    assertEquals(expectedParts(20_000, 272, 64 << 10), parts, "parts of 64 KiB: 241 rows");
+    assertTrue(parts > 80, parts + " parts");
     for (int i = 0; i < want.size(); i++) {
       assertEquals(bitsOf(want.get(i).get(1)), bitsOf(got.get(i).get(1)), "row " + i);
     }
@@ -239,6 +241,22 @@ class SparkQueryShapesTest {
     assertTrue(
         e.getMessage().contains("spark.rectifier.partBytes is 'lots'; give a size in bytes"),
         e.getMessage());
+  }
+
+  /**
+   * The parts of a partition of {@code rows} rows of {@code rowBytes} each: a part takes rows until
+   * it holds {@code partBytes} or its row bound, which starts at 1 and doubles up to 65,536.
+   */
+  private static long expectedParts(long rows, long rowBytes, long partBytes) {
+    long parts = 0;
+    long bound = 1;
+    while (rows > 0) {
+      long take = Math.min(rows, Math.min(bound, (partBytes + rowBytes - 1) / rowBytes));
+      rows -= take;
+      parts++;
+      bound = Math.min(bound * 2, 1 << 16);
+    }
+    return parts;
   }
 
   private static RectifierEvalExec operator(SparkPlan plan) {
@@ -291,6 +309,107 @@ class SparkQueryShapesTest {
     for (Row row : r) {
       if (row.getLong(0) % 2 == 0) assertNull(row.get(1));
       else assertEquals(List.of(Math.max(row.getLong(0) - 2f, 0f)), row.getList(1));
+    }
+  }
+
+  @Test
+  void aLimitComputesAndFailsOnlyOnTheRowsItTakes() {
+    String rows =
+        "(SELECT id, IF(id = 5, array(float(1), NULL), array(cast(id - 3 AS float))) AS x"
+            + " FROM range(0, 100, 1, 1))";
+    List<Row> five = sql("SELECT id, rectifier_forward('relu', x) AS y FROM " + rows + " LIMIT 5");
+    assertEquals(5, five.size());
+    for (Row r : five) {
+      assertEquals(List.of(Math.max(r.getLong(0) - 3f, 0f)), r.getList(1), "row " + r.get(0));
+    }
+    Exception all =
+        assertThrows(
+            Exception.class,
+            () -> sql("SELECT id, rectifier_forward('relu', x) AS y FROM " + rows));
+    assertTrue(String.valueOf(all.getMessage()).contains("holds a null element"), all.getMessage());
+  }
+
+  @Test
+  void operandsThatSparkSkipsAreNotComputedAhead() {
+    // zip_with computes its second array only where the first is not null; aggregate its zero
+    // only for a non-null array; try_* turns a failure into null: the calls stay in place
+    List<Row> rows =
+        sql(
+            "SELECT id, zip_with(w, rectifier_forward('relu', x), (a, b) -> a + b) AS z,"
+                + " aggregate(w, rectifier_forward('relu', x), (acc, v) -> acc) AS a"
+                + " FROM (SELECT id, IF(id % 3 = 0, NULL, array(float(1))) AS w,"
+                + " IF(id % 3 = 0, array(float(1), NULL), array(cast(id - 5 AS float))) AS x"
+                + " FROM range(0, 30))");
+    for (Row r : rows) {
+      if (r.getLong(0) % 3 == 0) {
+        assertTrue(r.isNullAt(1) && r.isNullAt(2), "row " + r.get(0) + " is null, not an error");
+      } else {
+        float y = Math.max(r.getLong(0) - 5f, 0f);
+        assertEquals(List.of(1f + y), r.getList(1), "row " + r.get(0));
+        assertEquals(List.of(y), r.getList(2), "row " + r.get(0));
+      }
+    }
+  }
+
+  @Test
+  void aCallInACorrelatedSubqueryComputesOnlyWhatTheJoinNeeds() {
+    spark.sql("SELECT id AS k FROM range(0, 10)").createOrReplaceTempView("keys");
+    // t2's rows of 4 floats cannot be split in 3 pieces, but the EXISTS reads no column of them
+    spark
+        .sql(
+            "SELECT id % 5 AS k, array(float(1), float(2), float(3), float(4)) AS f"
+                + " FROM range(0, 20)")
+        .createOrReplaceTempView("t2");
+    List<Row> got =
+        sql(
+            "SELECT k FROM keys WHERE EXISTS (SELECT rectifier_forward('maxout', t2.f,"
+                + " map('pieces', 3)) FROM t2 WHERE t2.k = keys.k) ORDER BY k");
+    assertEquals(5, got.size(), got.toString());
+  }
+
+  @Test
+  void theFileOfEachRowIsTheOneThatHoldsIt() throws Exception {
+    java.nio.file.Path dir = java.nio.file.Files.createTempDirectory("rectifier-files");
+    try {
+      spark
+          .sql("SELECT id, array(cast(id - 50 AS float)) AS x FROM range(0, 100, 1, 4)")
+          .write()
+          .parquet(dir.resolve("t").toString());
+      String table = "parquet.`" + dir.resolve("t") + "`";
+      java.util.Map<Long, String> want = new java.util.HashMap<>();
+      for (Row r : sql("SELECT id, input_file_name() FROM " + table)) {
+        want.put(r.getLong(0), r.getString(1));
+      }
+      List<Row> got =
+          sql(
+              "SELECT id, input_file_name() AS src, rectifier_forward('relu', x) AS y FROM "
+                  + table);
+      assertEquals(100, got.size());
+      for (Row r : got) {
+        assertEquals(want.get(r.getLong(0)), r.getString(1), "row " + r.get(0));
+        assertFalse(r.getString(1).isEmpty());
+      }
+    } finally {
+      org.apache.commons.io.FileUtils.deleteDirectory(dir.toFile());
+    }
+  }
+
+  @Test
+  void theOperatorReadsOnlyTheColumnsItNeedsFromACachedTable() {
+    Dataset<Row> t =
+        spark.sql(
+            "SELECT id, repeat('p', 100) AS payload, array(cast(id AS float)) AS x"
+                + " FROM range(0, 10)");
+    t.cache().createOrReplaceTempView("cached");
+    try {
+      Dataset<Row> q = spark.sql("SELECT id, rectifier_forward('relu', x) AS y FROM cached");
+      assertEquals(10, q.collectAsList().size());
+      RectifierEvalExec exec = operator(q.queryExecution().executedPlan());
+      List<String> read = new ArrayList<>();
+      for (var a : CollectionConverters.asJava(exec.child().output())) read.add(a.name());
+      assertEquals(List.of("id", "x"), read, "the payload is not read: " + exec.child());
+    } finally {
+      t.unpersist();
     }
   }
 }
