@@ -179,12 +179,12 @@ public final class Activation {
 
   /** PReLU with a learned weight per channel (given at the call) on channel axis 1. */
   public static Activation prelu() {
-    return prelu(DEFAULT_AXIS);
+    return validated(Function.PRELU, new LinkedHashMap<>(), DEFAULT_AXIS, false, 0);
   }
 
   /** PReLU with a learned weight per channel (given at the call) on {@code channelAxis}. */
   public static Activation prelu(int channelAxis) {
-    return validated(Function.PRELU, new LinkedHashMap<>(), channelAxis, false, 0);
+    return validated(Function.PRELU, new LinkedHashMap<>(), given(channelAxis), false, 0);
   }
 
   /** RReLU in inference mode with lower 1/8 and upper 1/3. */
@@ -265,7 +265,7 @@ public final class Activation {
 
   /** CReLU on channel axis 1 (0 for a one-dimensional tensor). */
   public static Activation crelu() {
-    return crelu(DEFAULT_AXIS);
+    return validated(Function.CRELU, new LinkedHashMap<>(), DEFAULT_AXIS, false, 0);
   }
 
   /**
@@ -273,12 +273,14 @@ public final class Activation {
    * channels.
    */
   public static Activation crelu(int channelAxis) {
-    return validated(Function.CRELU, new LinkedHashMap<>(), channelAxis, false, 0);
+    return validated(Function.CRELU, new LinkedHashMap<>(), given(channelAxis), false, 0);
   }
 
   /** Maxout over groups of {@code pieces} consecutive channels on axis 1. */
   public static Activation maxout(int pieces) {
-    return maxout(pieces, DEFAULT_AXIS);
+    Map<String, Double> p = new LinkedHashMap<>();
+    p.put("pieces", (double) pieces);
+    return validated(Function.MAXOUT, p, DEFAULT_AXIS, false, 0);
   }
 
   /**
@@ -289,7 +291,7 @@ public final class Activation {
   public static Activation maxout(int pieces, int channelAxis) {
     Map<String, Double> p = new LinkedHashMap<>();
     p.put("pieces", (double) pieces);
-    return validated(Function.MAXOUT, p, channelAxis, false, 0);
+    return validated(Function.MAXOUT, p, given(channelAxis), false, 0);
   }
 
   /** GELU with the exact (erf) form. */
@@ -345,13 +347,27 @@ public final class Activation {
     }
     if (channelAxis != null && !f.channelwise()) {
       throw new IllegalArgumentException(
-          "--channel-axis is only for prelu, crelu and maxout, not " + f.id);
+          "a channel axis is only for prelu, crelu and maxout, not " + f.id);
     }
     Map<String, Double> p = new LinkedHashMap<>();
     Activation defaults = defaults(f, params);
     p.putAll(defaults.params);
     p.putAll(params);
-    return validated(f, p, channelAxis == null ? DEFAULT_AXIS : channelAxis, false, 0);
+    return validated(f, p, channelAxis == null ? DEFAULT_AXIS : given(channelAxis), false, 0);
+  }
+
+  /**
+   * An axis the caller gave: every int but the one that stands for "the default" here, which no
+   * tensor has (its rank would be 2^31).
+   */
+  private static int given(int channelAxis) {
+    if (channelAxis == DEFAULT_AXIS) {
+      throw new IllegalArgumentException(
+          "the channel axis is "
+              + channelAxis
+              + ", out of range for any tensor; give an axis from -rank to rank - 1");
+    }
+    return channelAxis;
   }
 
   private static Activation defaults(Function f, Map<String, Double> given) {
@@ -554,8 +570,17 @@ public final class Activation {
       case MAXOUT:
         double pieces = p.get("pieces");
         if (!(pieces >= 1 && pieces == Math.rint(pieces) && pieces <= Integer.MAX_VALUE)) {
+          String what =
+              pieces > Integer.MAX_VALUE && pieces == Math.rint(pieces)
+                  ? "more than a channel axis can hold"
+                  : "not a whole number of 1 or more";
           throw new IllegalArgumentException(
-              "maxout: pieces is " + pieces + "; give a whole number of 1 or more");
+              "maxout: pieces is "
+                  + pieces
+                  + ", "
+                  + what
+                  + "; give a whole number from 1 to "
+                  + Integer.MAX_VALUE);
         }
         break;
       default:

@@ -28,7 +28,12 @@ class ActivationTest {
         () -> Activation.of("elu", Map.of("slope", 1.0), null),
         "unknown parameter 'slope'",
         "alpha");
-    rejects(() -> Activation.of("relu", Map.of(), 1), "--channel-axis");
+    rejects(() -> Activation.of("relu", Map.of(), 1), "a channel axis is only for prelu");
+    rejects(() -> Activation.crelu(Integer.MIN_VALUE), "out of range for any tensor");
+    rejects(() -> Activation.maxout(2, Integer.MIN_VALUE), "out of range for any tensor");
+    rejects(
+        () -> Activation.of("maxout", Map.of("pieces", 1e30), null),
+        "more than a channel axis can hold; give a whole number from 1 to 2147483647");
     rejects(() -> Activation.of("swish", Map.of(), null), "unknown function 'swish'", "silu");
     rejects(() -> Activation.of("maxout", Map.of(), null), "needs the parameter 'pieces'");
     rejects(() -> Activation.relu().training(3), "only rrelu");

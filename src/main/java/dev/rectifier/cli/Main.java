@@ -257,8 +257,8 @@ public final class Main implements Callable<Integer> {
         paramLabel = "NAME=VALUE",
         description =
             "A parameter, by PyTorch's name: slope, alpha, min_val, max_val, threshold,"
-                + " value, beta, lower, upper, pieces.")
-    Map<String, String> params = new LinkedHashMap<>();
+                + " value, beta, lower, upper, pieces; once each.")
+    List<String> params = new ArrayList<>();
 
     @Option(
         names = "--channel-axis",
@@ -314,6 +314,26 @@ public final class Main implements Callable<Integer> {
     boolean bfloat16;
 
     /** Refuses a bfloat16 input without --bfloat16 (it might be integers), and the reverse. */
+    /**
+     * Refuses a parameter that is finite as given but not in the input's type (float32 computes
+     * with its parameters rounded to float32, where 1e39 is infinite), naming the type's range.
+     */
+    void checkParams(Activation f, DType input) {
+      if (input != DType.FLOAT32) return;
+      for (Map.Entry<String, Double> e : f.params().entrySet()) {
+        double v = e.getValue();
+        if (Double.isFinite(v) && Math.abs(v) > Float.MAX_VALUE && !e.getKey().equals("pieces")) {
+          throw new IllegalArgumentException(
+              "--param "
+                  + e.getKey()
+                  + "="
+                  + v
+                  + " is not finite in float32, the input's type; give a value within +-"
+                  + Float.MAX_VALUE);
+        }
+      }
+    }
+
     void checkStorage(DType input) {
       if (input == DType.BFLOAT16 && !bfloat16) {
         throw new IllegalArgumentException(
@@ -353,18 +373,23 @@ public final class Main implements Callable<Integer> {
 
     Activation activation() {
       Map<String, Double> values = new LinkedHashMap<>();
-      for (Map.Entry<String, String> e : params.entrySet()) {
+      for (String given : params) {
+        int eq = given.indexOf('=');
+        if (eq <= 0) {
+          throw new IllegalArgumentException(
+              "--param " + given + ": give NAME=VALUE, as --param slope=0.1");
+        }
+        String name = given.substring(0, eq).trim();
+        String value = given.substring(eq + 1);
+        if (values.containsKey(name)) {
+          throw new IllegalArgumentException(
+              "--param " + name + " is given twice; give each parameter once");
+        }
         try {
-          values.put(e.getKey(), parseNumber(e.getValue()));
+          values.put(name, parseNumber(value));
         } catch (NumberFormatException ex) {
           throw new IllegalArgumentException(
-              "--param "
-                  + e.getKey()
-                  + "="
-                  + e.getValue()
-                  + ": '"
-                  + e.getValue()
-                  + "' is not a number");
+              "--param " + name + "=" + value + ": '" + value + "' is not a number");
         }
       }
       Activation f = Activation.of(function, values, channelAxis);
@@ -412,6 +437,14 @@ public final class Main implements Callable<Integer> {
   private static Npy.Layout blendTarget(
       Activation f, String option, Path file, DType t, long[] shape) throws IOException {
     if (!f.readsOutput()) return null;
+    if (Files.exists(file) && !Files.isRegularFile(file)) {
+      throw new IllegalArgumentException(
+          option
+              + ": "
+              + file
+              + " is not a regular file, but --blend with beta not 0 reads it; give beta 0"
+              + " or a file");
+    }
     if (!Files.exists(file)) {
       throw new IllegalArgumentException(
           option
@@ -454,6 +487,20 @@ public final class Main implements Callable<Integer> {
       default:
         if (!t.matches("[+-]?[0-9._e+-]+")) throw new NumberFormatException(text);
         return Double.parseDouble(t);
+    }
+  }
+
+  /**
+   * Writes one output of a run to {@code file} (its temporary file, or the device it names); an I/O
+   * error names the option, the file the user gave, and the operating system's cause.
+   */
+  private static void write(
+      String option, Path given, Path file, int[] shape, DType dtype, Object data)
+      throws IOException {
+    try {
+      Npy.write(file, shape, dtype, data);
+    } catch (IOException e) {
+      throw new IOException(option + ": writing " + given + ": " + Outputs.describe(e), e);
     }
   }
 
@@ -540,10 +587,25 @@ public final class Main implements Callable<Integer> {
     Npy.Layout old =
         blendTarget(f, g == null ? "--output" : "--grad-input", target, x.dtype(), x.shape());
     long start = System.nanoTime();
-    try (Rectifier r = engines.open(o.backend)) {
+    try (Rectifier r = engines.open(o.backend);
+        Outputs outs = new Outputs()) {
+      Path written = outs.add(g == null ? "--output" : "--grad-input", target);
       ActivationStats s =
           NpyStream.run(
-              r, f, x, o.input, g, gFile, old, target, chunk, fromOutput, stats, what + " " + f);
+              r,
+              f,
+              x,
+              o.input,
+              g,
+              gFile,
+              old,
+              target,
+              written,
+              chunk,
+              fromOutput,
+              stats,
+              what + " " + f);
+      outs.commit();
       ran(
           spec.commandLine().getErr(),
           what,
@@ -669,6 +731,7 @@ public final class Main implements Callable<Integer> {
       checkOutput("--output", output, o.input, o.weight);
       Npy.Layout lx = layout("--input", o.input);
       o.checkStorage(lx.dtype());
+      o.checkParams(f, lx.dtype());
       String measured = stats ? "--stats" : channelStats != null ? "--channel-stats" : null;
       if (lx.dtype().isHalf() && (maskOut != null || measured != null)) {
         throw new IllegalArgumentException(
@@ -774,8 +837,14 @@ public final class Main implements Callable<Integer> {
             r.forward(f, shape, (double[]) x.data(), (double[]) y);
           }
         }
-        Npy.writeAtomically(output, out.dims(), x.dtype(), y);
-        if (mask != null) Npy.writeAtomically(maskOut, new int[] {mask.length}, mask);
+        try (Outputs outs = new Outputs()) {
+          Path yFile = outs.add("--output", output);
+          Path mFile = mask == null ? null : outs.add("--mask-out", maskOut);
+          write("--output", output, yFile, out.dims(), x.dtype(), y);
+          if (mFile != null)
+            write("--mask-out", maskOut, mFile, new int[] {mask.length}, DType.INT32, mask);
+          outs.commit();
+        }
         String how = mask == null ? "" : " with a mask of " + mask.length + " words";
         ran(spec.commandLine().getErr(), "forward", f, x.dtype(), shape.toString(), how, r, start);
       }
@@ -909,6 +978,7 @@ public final class Main implements Callable<Integer> {
       if (prelu) checkOutput("--grad-weight", gradWeight, o.input, gradOutput, o.weight, gradInput);
       Npy.Layout lx = layout("--input", o.input);
       o.checkStorage(lx.dtype());
+      o.checkParams(f, lx.dtype());
       if (lx.dtype().isHalf() && fromOutput) {
         throw new IllegalArgumentException(
             "--from-output is not computed on "
@@ -994,8 +1064,13 @@ public final class Main implements Callable<Integer> {
             r.backward(f, shape, (double[]) x.data(), (double[]) g.data(), (double[]) dx);
           }
         }
-        Npy.writeAtomically(gradInput, shape.dims(), x.dtype(), dx);
-        if (dw != null) Npy.writeAtomically(gradWeight, w.shape(), x.dtype(), dw);
+        try (Outputs outs = new Outputs()) {
+          Path dxFile = outs.add("--grad-input", gradInput);
+          Path dwFile = dw == null ? null : outs.add("--grad-weight", gradWeight);
+          write("--grad-input", gradInput, dxFile, shape.dims(), x.dtype(), dx);
+          if (dwFile != null) write("--grad-weight", gradWeight, dwFile, w.shape(), x.dtype(), dw);
+          outs.commit();
+        }
         ran(spec.commandLine().getErr(), what, f, x.dtype(), shape.toString(), "", r, start);
       }
       return 0;
@@ -1045,7 +1120,11 @@ public final class Main implements Callable<Integer> {
         } else {
           r.backwardFromMask(f, mask, (double[]) g.data(), (double[]) dx);
         }
-        Npy.writeAtomically(gradInput, g.shape(), dx);
+        try (Outputs outs = new Outputs()) {
+          Path dxFile = outs.add("--grad-input", gradInput);
+          write("--grad-input", gradInput, dxFile, g.shape(), g.dtype(), dx);
+          outs.commit();
+        }
         ran(
             spec.commandLine().getErr(),
             "backward from a mask",

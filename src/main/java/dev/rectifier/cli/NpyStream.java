@@ -5,11 +5,9 @@ import dev.rectifier.ActivationStats;
 import dev.rectifier.DType;
 import dev.rectifier.Rectifier;
 import java.io.IOException;
-import java.io.RandomAccessFile;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.channels.FileChannel;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
 import me.tongfei.progressbar.ProgressBar;
@@ -19,9 +17,10 @@ import me.tongfei.progressbar.ProgressBarStyle;
 /**
  * Elementwise forward and backward over {@code .npy} files of any size, larger than memory
  * included: the inputs are read a chunk at a time (positional reads into one direct buffer), each
- * chunk computed through the engine (so on any backend), its result written at its place in a
- * temporary file beside the target that is renamed over it at the end (the target is untouched on
- * an error). A progress bar shows on a terminal for large files.
+ * chunk computed through the engine (so on any backend), its result written in order to the file
+ * {@link Outputs} gives (a temporary file renamed over the target once complete, so the target is
+ * untouched on an error; or a device or FIFO written as a stream). A progress bar shows on a
+ * terminal for large files.
  *
  * <p>Not memory maps, though they were the first choice: on a 4 GiB float32 file here, mapping each
  * chunk took 11.8 s for relu and grew the process to 8.5 GB resident (every mapped page counts, and
@@ -47,7 +46,8 @@ final class NpyStream {
   }
 
   /**
-   * Computes {@code f} over {@code x} (and, backward, {@code g}) into {@code target}.
+   * Computes {@code f} over {@code x} (and, backward, {@code g}) into {@code written}, the file
+   * that {@link Outputs#add} gave for {@code target}.
    *
    * @param g the gradient's layout and file, null forward
    * @param old the layout of {@code target}, read chunk by chunk as the blend's old output, when
@@ -66,6 +66,7 @@ final class NpyStream {
       Path gFile,
       Npy.Layout old,
       Path target,
+      Path written,
       int chunk,
       boolean fromOutput,
       boolean stats,
@@ -74,17 +75,17 @@ final class NpyStream {
     DType t = x.dtype();
     int b = t.bytes();
     byte[] header = Npy.header(t, x.shape());
-    Path tmp = Npy.temporaryBeside(target);
     boolean bar = System.console() != null && x.bytes() > STREAM_ABOVE;
     ActivationStats sum = stats ? ActivationStats.NONE : null;
+    // written in order, never by position: a FIFO or a device given as the output takes a stream
     try (FileChannel xc = FileChannel.open(xFile, StandardOpenOption.READ);
         FileChannel gc = g == null ? null : FileChannel.open(gFile, StandardOpenOption.READ);
         FileChannel oldc = old == null ? null : FileChannel.open(target, StandardOpenOption.READ);
-        RandomAccessFile out = new RandomAccessFile(tmp.toFile(), "rw");
+        FileChannel oc =
+            FileChannel.open(
+                written, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
         ProgressBar progress = bar ? bar(label, x.count()) : null) {
-      out.setLength(header.length + x.bytes());
-      FileChannel oc = out.getChannel();
-      oc.write(ByteBuffer.wrap(header), 0);
+      writeFully(oc, ByteBuffer.wrap(header));
       int size = (int) Math.min(chunk, Math.max(1, x.count()));
       Object xs = chunkArray(t, size);
       Object gs = g == null ? null : chunkArray(t, size);
@@ -109,20 +110,15 @@ final class NpyStream {
         if (ys instanceof float[] a) io.asFloatBuffer().put(a, 0, n);
         else if (ys instanceof short[] a) io.asShortBuffer().put(a, 0, n);
         else io.asDoubleBuffer().put((double[]) ys, 0, n);
-        long at = header.length + from * b;
-        while (io.hasRemaining()) at += oc.write(io, at);
+        writeFully(oc, io);
         if (progress != null) progress.stepBy(n);
       }
-    } catch (IOException | RuntimeException | Error e) {
-      Files.deleteIfExists(tmp);
-      throw e;
-    }
-    try {
-      Npy.moveOver(tmp, target);
-    } finally {
-      Files.deleteIfExists(tmp);
     }
     return sum;
+  }
+
+  private static void writeFully(FileChannel out, ByteBuffer data) throws IOException {
+    while (data.hasRemaining()) out.write(data);
   }
 
   private static ProgressBar bar(String label, long count) {
