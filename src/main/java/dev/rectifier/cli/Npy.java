@@ -16,8 +16,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.Arrays;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
+import java.util.Map;
+import java.util.Set;
 
 /**
  * NumPy {@code .npy} files of float32, float64, float16 ({@code <f2}), bfloat16 (its bit patterns
@@ -198,23 +198,32 @@ public final class Npy {
 
   private record Header(DType dtype, ByteOrder order, long[] shape) {}
 
-  private static final Pattern DESCR = Pattern.compile("'descr'\\s*:\\s*'([^']*)'");
-  private static final Pattern FORTRAN = Pattern.compile("'fortran_order'\\s*:\\s*(True|False)");
-  private static final Pattern SHAPE = Pattern.compile("'shape'\\s*:\\s*\\(([^)]*)\\)");
-
   private static Header parseHeader(String header, Path file) throws NpyException {
-    String h = header.trim();
-    if (!h.startsWith("{") || !h.endsWith("}")) {
-      throw new NpyException(file + " is malformed: its header is not a Python dict literal");
-    }
-    Matcher d = DESCR.matcher(h);
-    Matcher f = FORTRAN.matcher(h);
-    Matcher s = SHAPE.matcher(h);
-    if (!d.find() || !f.find() || !s.find()) {
+    Map<String, Object> dict;
+    try {
+      dict = NpyHeader.parse(header);
+    } catch (IllegalArgumentException e) {
       throw new NpyException(
-          file + " is malformed: its header lacks 'descr', 'fortran_order' or 'shape'");
+          file
+              + " is malformed: its header is not a Python dict of literals ("
+              + e.getMessage()
+              + ")");
     }
-    String descr = d.group(1);
+    if (!dict.keySet().equals(Set.of("descr", "fortran_order", "shape"))) {
+      throw new NpyException(
+          file
+              + " is malformed: its header has the keys "
+              + Text.excerpt(String.valueOf(dict.keySet()))
+              + "; NumPy writes (and reads) exactly 'descr', 'fortran_order' and 'shape'");
+    }
+    if (!(dict.get("descr") instanceof String descr)
+        || !(dict.get("fortran_order") instanceof Boolean fortran)
+        || !(dict.get("shape") instanceof long[] shape)) {
+      throw new NpyException(
+          file
+              + " is malformed: 'descr' must be a string, 'fortran_order' True or False and"
+              + " 'shape' a tuple");
+    }
     // the byte order, then the type: '<' or '=' (native, little-endian on every host we run on)
     // or '>', then f4, f8, f2, u2 (bfloat16's bits) or i4 (a mask's words); '|' (no order) with
     // V2: ml_dtypes' bfloat16 as np.save writes it
@@ -243,26 +252,9 @@ public final class Npy {
               + "'; float32 ('<f4'), float64 ('<f8'), float16 ('<f2') and bfloat16 bits ('<u2')"
               + " are read: convert it with numpy's astype(np.float32)");
     }
-    if (f.group(1).equals("True")) {
+    if (fortran) {
       throw new NpyException(
           file + " is in Fortran order; save it in C order (numpy.ascontiguousarray)");
-    }
-    String dims = s.group(1).trim();
-    long[] shape;
-    if (dims.isEmpty()) {
-      shape = new long[0];
-    } else {
-      String[] parts = dims.split(",", -1); // -1: "," is two empty parts, not none (fuzzer)
-      int n = parts[parts.length - 1].isBlank() ? parts.length - 1 : parts.length;
-      shape = new long[n];
-      for (int i = 0; i < n; i++) {
-        try {
-          shape[i] = Long.parseLong(parts[i].trim().replace("L", ""));
-          if (shape[i] < 0) throw new NumberFormatException();
-        } catch (NumberFormatException e) {
-          throw new NpyException(file + " is malformed: bad shape (" + Text.excerpt(dims) + ")");
-        }
-      }
     }
     return new Header(dtype, order, shape);
   }

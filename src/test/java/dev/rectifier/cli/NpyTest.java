@@ -12,6 +12,7 @@ import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -48,6 +49,64 @@ class NpyTest {
     Files.write(f, b.array());
     Npy.Array r = Npy.read(f);
     assertArrayEquals(new double[] {1.5, -2}, (double[]) r.data());
+  }
+
+  /** A version 1 file whose header dict is {@code dict}, with {@code data} after it. */
+  private Path withHeader(String name, String dict, byte[] data) throws IOException {
+    int total = ((10 + dict.length() + 1 + 63) / 64) * 64;
+    String header = dict + " ".repeat(total - 10 - dict.length() - 1) + "\n";
+    ByteBuffer b = ByteBuffer.allocate(10 + header.length() + data.length);
+    b.put(new byte[] {(byte) 0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0});
+    b.order(ByteOrder.LITTLE_ENDIAN).putShort((short) header.length());
+    b.put(header.getBytes(StandardCharsets.ISO_8859_1)).put(data);
+    Path f = dir.resolve(name);
+    Files.write(f, b.array());
+    return f;
+  }
+
+  /** The header is read as NumPy's literal parser reads it, and stricter where it is ambiguous. */
+  @Test
+  void theHeaderIsPythonLiteralsWithEachKeyOnce() throws IOException {
+    byte[] two =
+        ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putFloat(1.5f).putFloat(-2f).array();
+    // what NumPy writes, and what Python 2 wrote (a long's L), double quotes, no trailing comma
+    for (String ok :
+        List.of(
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }",
+            "{\"descr\": \"<f4\", \"fortran_order\": False, \"shape\": (2L,)}",
+            "{'shape': (1, 2), 'fortran_order': False, 'descr': '<f4'}")) {
+      assertArrayEquals(
+          new float[] {1.5f, -2f}, (float[]) Npy.read(withHeader("ok.npy", ok, two)).data(), ok);
+    }
+    for (String[] bad :
+        new String[][] {
+          {
+            "{'descr': '<f4', 'descr': '<f8', 'fortran_order': False, 'shape': (2,)}",
+            "the key 'descr' is given twice"
+          },
+          {
+            "{'descr': '<f4', 'fortran_order': bool(0), 'shape': (2,)}",
+            "a value that is not a string, True, False or a tuple of whole numbers"
+          },
+          {
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), 'extra': 'x'}",
+            "NumPy writes (and reads) exactly 'descr', 'fortran_order' and 'shape'"
+          },
+          {
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (2)}",
+            "a parenthesised number, not a tuple"
+          },
+          {"{'descr': '<f4', 'fortran_order': False, 'shape': (2,)} + {}", "text after the dict"},
+          {
+            "{'descr': '<f4', 'fortran_order': False, 'shape': (-2,)}",
+            "a tuple item that is not a whole number"
+          },
+        }) {
+      Path f = withHeader("bad.npy", bad[0], two);
+      Npy.NpyException e = assertThrows(Npy.NpyException.class, () -> Npy.read(f), bad[0]);
+      assertTrue(e.getMessage().contains("is malformed"), e.getMessage());
+      assertTrue(e.getMessage().contains(bad[1]), e.getMessage());
+    }
   }
 
   @Test
