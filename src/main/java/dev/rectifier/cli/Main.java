@@ -589,6 +589,7 @@ public final class Main implements Callable<Integer> {
     long start = System.nanoTime();
     try (Rectifier r = engines.open(o.backend);
         Outputs outs = new Outputs()) {
+      long opened = System.nanoTime();
       Path written = outs.add(g == null ? "--output" : "--grad-input", target);
       ActivationStats s =
           NpyStream.run(
@@ -614,12 +615,22 @@ public final class Main implements Callable<Integer> {
           Arrays.toString(x.shape()),
           " streamed in chunks of " + chunk,
           r,
-          start);
+          target,
+          start,
+          opened,
+          -1);
       return s;
     }
   }
 
-  /** The line on stderr that says what ran, on which backend, and how long it took. */
+  /**
+   * The line on stderr that says what ran, on which backend, where it wrote, and how long it took:
+   * the compute apart from the engine's start (a JVM's first engine takes hundreds of milliseconds
+   * to open, more than most files take to compute).
+   *
+   * @param computed when the compute ended and the writing began; -1 when they interleave (a
+   *     streamed run)
+   */
   private static void ran(
       PrintWriter err,
       String what,
@@ -628,17 +639,31 @@ public final class Main implements Callable<Integer> {
       String shape,
       String how,
       Rectifier r,
-      long start) {
+      Path output,
+      long start,
+      long opened,
+      long computed) {
+    long end = System.nanoTime();
+    String work =
+        computed < 0
+            ? String.format(Locale.ROOT, "%.1f ms computing and writing", (end - opened) / 1e6)
+            : String.format(
+                Locale.ROOT,
+                "%.1f ms computing, %.1f ms writing",
+                (computed - opened) / 1e6,
+                (end - computed) / 1e6);
     err.printf(
         Locale.ROOT,
-        "%s %s %s%s%s on %s: %.1f ms%n",
+        "%s %s %s%s%s on %s into %s: %s (%.1f ms with the engine's start)%n",
         what,
         f,
         name(t),
         shape,
         how,
         r.backend(),
-        (System.nanoTime() - start) / 1e6);
+        output,
+        work,
+        (end - start) / 1e6);
   }
 
   private static Npy.Array read(String option, Path file) throws IOException {
@@ -788,6 +813,7 @@ public final class Main implements Callable<Integer> {
       List<ActivationStats> perChannel = null;
       long start = System.nanoTime();
       try (Rectifier r = main.engines.open(o.backend)) {
+        long opened = System.nanoTime();
         if (channelStats != null) {
           perChannel =
               x.dtype() == DType.FLOAT32
@@ -837,6 +863,7 @@ public final class Main implements Callable<Integer> {
             r.forward(f, shape, (double[]) x.data(), (double[]) y);
           }
         }
+        long computed = System.nanoTime();
         try (Outputs outs = new Outputs()) {
           Path yFile = outs.add("--output", output);
           Path mFile = mask == null ? null : outs.add("--mask-out", maskOut);
@@ -846,7 +873,18 @@ public final class Main implements Callable<Integer> {
           outs.commit();
         }
         String how = mask == null ? "" : " with a mask of " + mask.length + " words";
-        ran(spec.commandLine().getErr(), "forward", f, x.dtype(), shape.toString(), how, r, start);
+        ran(
+            spec.commandLine().getErr(),
+            "forward",
+            f,
+            x.dtype(),
+            shape.toString(),
+            how,
+            r,
+            output,
+            start,
+            opened,
+            computed);
       }
       if (s != null) printStats(spec, s);
       if (perChannel != null) printChannelStats(spec, out.resolveAxis(channelStats), perChannel);
@@ -1024,6 +1062,7 @@ public final class Main implements Callable<Integer> {
       Object dw = w == null ? null : newArray(x.dtype(), w.size());
       long start = System.nanoTime();
       try (Rectifier r = main.engines.open(o.backend)) {
+        long opened = System.nanoTime();
         if (x.dtype().isHalf()) {
           DType t = x.dtype();
           short[] xs = (short[]) x.data();
@@ -1064,6 +1103,7 @@ public final class Main implements Callable<Integer> {
             r.backward(f, shape, (double[]) x.data(), (double[]) g.data(), (double[]) dx);
           }
         }
+        long computed = System.nanoTime();
         try (Outputs outs = new Outputs()) {
           Path dxFile = outs.add("--grad-input", gradInput);
           Path dwFile = dw == null ? null : outs.add("--grad-weight", gradWeight);
@@ -1071,7 +1111,18 @@ public final class Main implements Callable<Integer> {
           if (dwFile != null) write("--grad-weight", gradWeight, dwFile, w.shape(), x.dtype(), dw);
           outs.commit();
         }
-        ran(spec.commandLine().getErr(), what, f, x.dtype(), shape.toString(), "", r, start);
+        ran(
+            spec.commandLine().getErr(),
+            what,
+            f,
+            x.dtype(),
+            shape.toString(),
+            "",
+            r,
+            gradInput,
+            start,
+            opened,
+            computed);
       }
       return 0;
     }
@@ -1114,12 +1165,14 @@ public final class Main implements Callable<Integer> {
       Object dx = old != null ? old : newArray(g.dtype(), g.size());
       long start = System.nanoTime();
       try (Rectifier r = main.engines.open(o.backend)) {
+        long opened = System.nanoTime();
         int[] mask = (int[]) m.data();
         if (g.dtype() == DType.FLOAT32) {
           r.backwardFromMask(f, mask, (float[]) g.data(), (float[]) dx);
         } else {
           r.backwardFromMask(f, mask, (double[]) g.data(), (double[]) dx);
         }
+        long computed = System.nanoTime();
         try (Outputs outs = new Outputs()) {
           Path dxFile = outs.add("--grad-input", gradInput);
           write("--grad-input", gradInput, dxFile, g.shape(), g.dtype(), dx);
@@ -1133,7 +1186,10 @@ public final class Main implements Callable<Integer> {
             Shape.of(g.shape()).toString(),
             "",
             r,
-            start);
+            gradInput,
+            start,
+            opened,
+            computed);
       }
       return 0;
     }
