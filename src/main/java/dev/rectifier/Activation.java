@@ -389,7 +389,7 @@ public final class Activation {
         for (String k : f.params) {
           if (!given.containsKey(k)) {
             throw new IllegalArgumentException(
-                f.id + " needs the parameter '" + k + "' (--param " + k + "=N)");
+                f.id + " needs the parameter '" + k + "'; give its value");
           }
         }
         return new Activation(f, new LinkedHashMap<>(), DEFAULT_AXIS, false, 0);

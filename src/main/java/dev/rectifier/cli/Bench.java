@@ -12,7 +12,6 @@ import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -107,7 +106,19 @@ final class Bench implements Callable<Integer> {
               throw new IllegalArgumentException("--dtype is " + dtype + "; give f32 or f64");
         };
     List<Activation> fs = new ArrayList<>();
-    for (String f : functions) fs.add(Activation.of(f.trim(), Map.of(), null));
+    for (String f : functions) {
+      try {
+        fs.add(Activation.of(f.trim(), Map.of(), null));
+      } catch (IllegalArgumentException e) {
+        throw new IllegalArgumentException(
+            "--functions: "
+                + e.getMessage().replace("; give its value", "")
+                + (e.getMessage().contains("needs the parameter")
+                    ? ", which bench does not take (it times each function with its defaults);"
+                        + " leave it out"
+                    : ""));
+      }
+    }
     for (int n : sizes) {
       if (n < 1)
         throw new IllegalArgumentException("--sizes has " + n + "; give counts of 1 or more");
@@ -122,6 +133,16 @@ final class Bench implements Callable<Integer> {
         throw new IllegalArgumentException("--plot " + plot + ": no such directory");
       }
     }
+    // the plot's file made now, so that a place it cannot go fails before the run, not after
+    try (Outputs outputs = new Outputs()) {
+      Path written = png == null ? null : outputs.add("--plot", png);
+      run(t, fs, png, outputs, written);
+    }
+    return 0;
+  }
+
+  private void run(DType t, List<Activation> fs, Path png, Outputs outputs, Path written)
+      throws Exception {
     List<String> names =
         backend != null
             ? List.of(backend.trim().toLowerCase(Locale.ROOT))
@@ -140,7 +161,13 @@ final class Bench implements Callable<Integer> {
         opened = main.engines.open(name); // probes it: once, not twice
       } catch (RectifierException e) {
         if (backend != null) throw e;
-        spec.commandLine().getErr().println("skipped " + name + ": " + e.getMessage());
+        // the engine was opened by name, but the user forced nothing: the reason alone
+        String why = e.getMessage();
+        int at = why.indexOf("cannot run: ");
+        if (at >= 0) why = why.substring(at + "cannot run: ".length());
+        int fix = why.indexOf(". Fix that, or choose another backend");
+        if (fix >= 0) why = why.substring(0, fix);
+        spec.commandLine().getErr().println("skipped " + name + ": " + why);
         continue;
       }
       try (Rectifier r = opened) {
@@ -160,8 +187,7 @@ final class Bench implements Callable<Integer> {
       }
     }
     print(rows);
-    if (png != null) writePlot(png, rows, t, spec.commandLine().getErr());
-    return 0;
+    if (png != null) writePlot(png, written, outputs, rows, t, spec.commandLine().getErr());
   }
 
   private static Row row(String b, String m, Activation f, int n, DType t, double us, double c) {
@@ -275,7 +301,7 @@ final class Bench implements Callable<Integer> {
     for (Row r : rows) {
       out.printf(
           Locale.ROOT,
-          "%-7s %-7s %-11s %10d %12.2f %8.2f %8.3f%n",
+          "%-7s %-7s %-11s %10d %12.2f %8.2f %8.3g%n",
           r.backend(),
           r.memory(),
           r.function(),
@@ -287,7 +313,8 @@ final class Bench implements Callable<Integer> {
   }
 
   /** Host-array throughput against size, a line per backend and function, and the copy's line. */
-  private static void writePlot(Path png, List<Row> rows, DType t, PrintWriter err)
+  private static void writePlot(
+      Path png, Path written, Outputs outputs, List<Row> rows, DType t, PrintWriter err)
       throws IOException {
     System.setProperty("java.awt.headless", "true"); // a file is drawn, no window opened
     XYChart chart =
@@ -312,15 +339,10 @@ final class Bench implements Callable<Integer> {
       double[] y = e.getValue().stream().mapToDouble(Row::gbPerSecond).toArray();
       chart.addSeries(e.getKey(), x, y);
     }
-    Path tmp = Files.createTempFile(png.toAbsolutePath().getParent(), ".bench", ".png.tmp");
-    try {
-      try (OutputStream out = Files.newOutputStream(tmp)) {
-        BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG);
-      }
-      Files.move(tmp, png, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
-    } finally {
-      Files.deleteIfExists(tmp);
+    try (OutputStream out = Files.newOutputStream(written)) {
+      BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG);
     }
+    outputs.commit();
     err.println("plot: " + png);
   }
 }

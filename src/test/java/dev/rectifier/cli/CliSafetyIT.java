@@ -288,4 +288,49 @@ class CliSafetyIT {
     assertEquals(0, r.code(), r.err());
     assertArrayEquals(new double[] {-1e39, 1}, (double[]) Npy.read(y).data());
   }
+
+  @Test
+  void benchRefusesWhatItCannotDoBeforeItRunsAndWritesItsPlotAsAnyFile() throws Exception {
+    long start = System.nanoTime();
+    refused(
+        "--plot: cannot write a file beside /proc/x.png",
+        "bench",
+        "--sizes",
+        "4096",
+        "--time",
+        "5",
+        "--plot",
+        "/proc/x.png");
+    assertTrue(
+        System.nanoTime() - start < TimeUnit.SECONDS.toNanos(20),
+        "refused before timing anything (a run here takes more than 20 s)");
+    refused(
+        "--functions: maxout needs the parameter 'pieces', which bench does not take",
+        "bench",
+        "--functions",
+        "relu,maxout",
+        "--sizes",
+        "4096");
+    Path png = dir.resolve("bench.png");
+    Result r =
+        CliIT.run(
+            "bench",
+            "--functions",
+            "relu",
+            "--sizes",
+            "4096",
+            "--time",
+            "0.1",
+            "--backend",
+            "cpu",
+            "--plot",
+            png);
+    assertEquals(0, r.code(), r.err());
+    Path fresh = Files.createFile(dir.resolve("fresh"));
+    assertEquals(
+        Files.getPosixFilePermissions(fresh),
+        Files.getPosixFilePermissions(png),
+        "a new file's permissions (the umask's), not a temporary file's 0600");
+    assertFalse(r.err().contains("forced"), r.err());
+  }
 }
