@@ -38,18 +38,33 @@ public final class DeviceBuffer implements AutoCloseable {
     return buffer.length();
   }
 
+  /** A whole-array copy takes an array of exactly this buffer's length. */
+  private void wholeArray(String name, int n) {
+    if (n != length()) {
+      throw new IllegalArgumentException(
+          name
+              + " has "
+              + n
+              + " elements but the buffer "
+              + length()
+              + "; give an array of its length, or the overload with offsets and a length");
+    }
+  }
+
   /** True once closed. */
   public boolean isClosed() {
     return closed.get();
   }
 
-  /** Copies all of {@code src} into this buffer from element 0. */
+  /** Copies {@code src}, as long as this buffer, into it. */
   public void copyFrom(float[] src) {
+    wholeArray("src", src.length);
     copyFrom(src, 0, 0, src.length);
   }
 
-  /** Copies all of {@code src} into this buffer from element 0. */
+  /** Copies {@code src}, as long as this buffer, into it. */
   public void copyFrom(double[] src) {
+    wholeArray("src", src.length);
     copyFrom(src, 0, 0, src.length);
   }
 
@@ -63,13 +78,15 @@ public final class DeviceBuffer implements AutoCloseable {
     owner.copy(this, dstOffset, src, srcOffset, length, true);
   }
 
-  /** Copies the first {@code dst.length} elements into {@code dst}. */
+  /** Copies this buffer into {@code dst}, as long as it. */
   public void copyTo(float[] dst) {
+    wholeArray("dst", dst.length);
     copyTo(0, dst, 0, dst.length);
   }
 
-  /** Copies the first {@code dst.length} elements into {@code dst}. */
+  /** Copies this buffer into {@code dst}, as long as it. */
   public void copyTo(double[] dst) {
+    wholeArray("dst", dst.length);
     copyTo(0, dst, 0, dst.length);
   }
 
@@ -92,6 +109,7 @@ public final class DeviceBuffer implements AutoCloseable {
    * or {@link DType#BFLOAT16} buffer from element 0.
    */
   public void copyFrom(short[] src) {
+    wholeArray("src", src.length);
     copyFrom(src, 0, 0, src.length);
   }
 
@@ -102,8 +120,9 @@ public final class DeviceBuffer implements AutoCloseable {
     owner.copy(this, dstOffset, src, srcOffset, length, true);
   }
 
-  /** Copies the first {@code dst.length} bit patterns of this 16-bit buffer into {@code dst}. */
+  /** Copies the bit patterns of this 16-bit buffer into {@code dst}, as long as it. */
   public void copyTo(short[] dst) {
+    wholeArray("dst", dst.length);
     copyTo(0, dst, 0, dst.length);
   }
 
@@ -122,13 +141,15 @@ public final class DeviceBuffer implements AutoCloseable {
     return a;
   }
 
-  /** Copies all of {@code src} (a mask's words) into this int32 buffer from word 0. */
+  /** Copies {@code src} (a mask's words, as many as this int32 buffer holds) into it. */
   public void copyFrom(int[] src) {
+    wholeArray("src", src.length);
     owner.copy(this, 0, src, 0, src.length, true);
   }
 
-  /** Copies the first {@code dst.length} words of this int32 buffer into {@code dst}. */
+  /** Copies the words of this int32 buffer into {@code dst}, as long as it. */
   public void copyTo(int[] dst) {
+    wholeArray("dst", dst.length);
     owner.copy(this, 0, dst, 0, dst.length, false);
   }
 

@@ -778,11 +778,13 @@ public final class Rectifier implements AutoCloseable {
 
   /** {@code y = f(x)} over whole arrays (a one-dimensional tensor). */
   public void forward(Activation f, float[] x, float[] y) {
+    wholeVector(f, Objects.requireNonNull(x, "x").length, y, null);
     forward(f, x, 0, y, 0, x.length);
   }
 
   /** {@code y = f(x)} over whole arrays (a one-dimensional tensor). */
   public void forward(Activation f, double[] x, double[] y) {
+    wholeVector(f, Objects.requireNonNull(x, "x").length, y, null);
     forward(f, x, 0, y, 0, x.length);
   }
 
@@ -798,21 +800,25 @@ public final class Rectifier implements AutoCloseable {
 
   /** {@code y = f(x)} for a tensor of {@code shape} (whole arrays). */
   public void forward(Activation f, Shape shape, float[] x, float[] y) {
+    whole(f, shape, x, y, null, null);
     forwardArrays(f, shape, x, 0, null, y, 0);
   }
 
   /** {@code y = f(x)} for a tensor of {@code shape} (whole arrays). */
   public void forward(Activation f, Shape shape, double[] x, double[] y) {
+    whole(f, shape, x, y, null, null);
     forwardArrays(f, shape, x, 0, null, y, 0);
   }
 
   /** PReLU: {@code y = x < 0 ? weight[c]*x : x}, one weight per channel (or one). */
   public void forward(Activation f, Shape shape, float[] x, float[] weight, float[] y) {
+    whole(f, shape, x, y, null, null);
     forwardArrays(f, shape, x, 0, Objects.requireNonNull(weight, "weight"), y, 0);
   }
 
   /** PReLU: {@code y = x < 0 ? weight[c]*x : x}, one weight per channel (or one). */
   public void forward(Activation f, Shape shape, double[] x, double[] weight, double[] y) {
+    whole(f, shape, x, y, null, null);
     forwardArrays(f, shape, x, 0, Objects.requireNonNull(weight, "weight"), y, 0);
   }
 
@@ -920,11 +926,13 @@ public final class Rectifier implements AutoCloseable {
 
   /** {@code gradInput = gradOutput * f'(x)} over whole arrays (a one-dimensional tensor). */
   public void backward(Activation f, float[] x, float[] gradOutput, float[] gradInput) {
+    wholeVector(f, Objects.requireNonNull(x, "x").length, gradOutput, gradInput);
     backward(f, x, 0, gradOutput, 0, gradInput, 0, x.length);
   }
 
   /** {@code gradInput = gradOutput * f'(x)} over whole arrays (a one-dimensional tensor). */
   public void backward(Activation f, double[] x, double[] gradOutput, double[] gradInput) {
+    wholeVector(f, Objects.requireNonNull(x, "x").length, gradOutput, gradInput);
     backward(f, x, 0, gradOutput, 0, gradInput, 0, x.length);
   }
 
@@ -977,12 +985,14 @@ public final class Rectifier implements AutoCloseable {
   /** Backward for a tensor of {@code shape}; {@code gradOutput} has {@code f}'s output shape. */
   public void backward(
       Activation f, Shape shape, float[] x, float[] gradOutput, float[] gradInput) {
+    whole(f, shape, x, null, gradOutput, gradInput);
     backwardArrays(f, shape, x, 0, null, gradOutput, 0, gradInput, 0, null);
   }
 
   /** Backward for a tensor of {@code shape}; {@code gradOutput} has {@code f}'s output shape. */
   public void backward(
       Activation f, Shape shape, double[] x, double[] gradOutput, double[] gradInput) {
+    whole(f, shape, x, null, gradOutput, gradInput);
     backwardArrays(f, shape, x, 0, null, gradOutput, 0, gradInput, 0, null);
   }
 
@@ -999,6 +1009,7 @@ public final class Rectifier implements AutoCloseable {
       float[] gradOutput,
       float[] gradInput,
       float[] gradWeight) {
+    whole(f, shape, x, null, gradOutput, gradInput);
     backwardArrays(
         f,
         shape,
@@ -1021,6 +1032,7 @@ public final class Rectifier implements AutoCloseable {
       double[] gradOutput,
       double[] gradInput,
       double[] gradWeight) {
+    whole(f, shape, x, null, gradOutput, gradInput);
     backwardArrays(
         f,
         shape,
@@ -1136,7 +1148,8 @@ public final class Rectifier implements AutoCloseable {
    * Device buffers do not hold these types.
    */
   public void forward(Activation f, DType storage, short[] x, short[] y) {
-    forward(f, storage, x, 0, y, 0, Objects.requireNonNull(x, "x").length);
+    wholeVector(f, Objects.requireNonNull(x, "x").length, y, null);
+    forward(f, storage, x, 0, y, 0, x.length);
   }
 
   /**
@@ -1153,12 +1166,14 @@ public final class Rectifier implements AutoCloseable {
    * #forward(Activation, DType, short[], short[])}.
    */
   public void forward(Activation f, DType storage, Shape shape, short[] x, short[] y) {
+    whole(f, shape, x, y, null, null);
     halfForward(f, storage, shape, x, 0, null, y, 0);
   }
 
   /** float16/bfloat16 PReLU forward, one weight per channel (or one), of {@code storage} too. */
   public void forward(
       Activation f, DType storage, Shape shape, short[] x, short[] weight, short[] y) {
+    whole(f, shape, x, y, null, null);
     halfForward(f, storage, shape, x, 0, Objects.requireNonNull(weight, "weight"), y, 0);
   }
 
@@ -1168,7 +1183,8 @@ public final class Rectifier implements AutoCloseable {
    */
   public void backward(
       Activation f, DType storage, short[] x, short[] gradOutput, short[] gradInput) {
-    backward(f, storage, x, 0, gradOutput, 0, gradInput, 0, Objects.requireNonNull(x, "x").length);
+    wholeVector(f, Objects.requireNonNull(x, "x").length, gradOutput, gradInput);
+    backward(f, storage, x, 0, gradOutput, 0, gradInput, 0, x.length);
   }
 
   /** float16/bfloat16 backward over {@code length} elements of each array. */
@@ -1199,6 +1215,7 @@ public final class Rectifier implements AutoCloseable {
   /** float16/bfloat16 backward for a tensor of {@code shape}. */
   public void backward(
       Activation f, DType storage, Shape shape, short[] x, short[] gradOutput, short[] gradInput) {
+    whole(f, shape, x, null, gradOutput, gradInput);
     halfBackward(f, storage, shape, x, 0, null, gradOutput, 0, gradInput, 0, null);
   }
 
@@ -1495,12 +1512,14 @@ public final class Rectifier implements AutoCloseable {
    * {@code gradInput}; {@code gradInput} may be {@code y} or {@code gradOutput} (in place).
    */
   public void backwardFromOutput(Activation f, float[] y, float[] gradOutput, float[] gradInput) {
+    sameLengths(Objects.requireNonNull(y, "y").length, gradOutput, gradInput);
     backwardFromOutput(f, y, 0, gradOutput, 0, gradInput, 0, y.length);
   }
 
   /** Backward from the output in float64; see the float overload. */
   public void backwardFromOutput(
       Activation f, double[] y, double[] gradOutput, double[] gradInput) {
+    sameLengths(Objects.requireNonNull(y, "y").length, gradOutput, gradInput);
     backwardFromOutput(f, y, 0, gradOutput, 0, gradInput, 0, y.length);
   }
 
@@ -1803,11 +1822,13 @@ public final class Rectifier implements AutoCloseable {
    * the same bit for bit on every backend. For every function; {@code y} may be {@code x}.
    */
   public ActivationStats forwardWithStats(Activation f, float[] x, float[] y) {
+    wholeVector(f, Objects.requireNonNull(x, "x").length, y, null);
     return forwardWithStats(f, x, 0, y, 0, x.length);
   }
 
   /** {@code y = f(x)} and its statistics in float64; see the float overload. */
   public ActivationStats forwardWithStats(Activation f, double[] x, double[] y) {
+    wholeVector(f, Objects.requireNonNull(x, "x").length, y, null);
     return forwardWithStats(f, x, 0, y, 0, x.length);
   }
 
@@ -2080,6 +2101,55 @@ public final class Rectifier implements AutoCloseable {
   }
 
   // ------------------------------------------------------------------ checks
+
+  /**
+   * Refuses whole arrays whose lengths are not exactly what a call on {@code shape} reads and
+   * writes ({@code y} and {@code gradOutput} have f's output shape; null: not in this call): a
+   * longer one would keep a tail the call never wrote, a shorter one is a mistake too.
+   */
+  private static void whole(
+      Activation f, Shape shape, Object x, Object y, Object gradOutput, Object gradInput) {
+    Objects.requireNonNull(f, "activation");
+    Objects.requireNonNull(shape, "shape");
+    long in = shape.size();
+    exactly("x", x, in, "the shape " + shape);
+    if (y != null || gradOutput != null) {
+      long out = f.outputShape(shape).size();
+      String what = f + "'s output for the shape " + shape;
+      exactly("y", y, out, what);
+      exactly("gradOutput", gradOutput, out, what);
+    }
+    exactly("gradInput", gradInput, in, "the shape " + shape);
+  }
+
+  /** Backward from the output's whole arrays: each as long as y. */
+  private static void sameLengths(int length, Object gradOutput, Object gradInput) {
+    exactly("gradOutput", gradOutput, length, "as long as y");
+    exactly("gradInput", gradInput, length, "as long as y");
+  }
+
+  /** {@link #whole} for a one-dimensional tensor of x's {@code length}. */
+  private static void wholeVector(Activation f, int length, Object yOrGradOutput, Object gradIn) {
+    if (gradIn == null) whole(f, Shape.vector(length), null, yOrGradOutput, null, null);
+    else whole(f, Shape.vector(length), null, null, yOrGradOutput, gradIn);
+  }
+
+  private static void exactly(String name, Object array, long expected, String what) {
+    if (array == null) return; // absent here, or null: named by the call's own check
+    int n = java.lang.reflect.Array.getLength(array);
+    if (n != expected) {
+      throw new IllegalArgumentException(
+          name
+              + " has "
+              + n
+              + " elements; the call needs "
+              + expected
+              + " ("
+              + what
+              + "), exactly: give whole arrays of that length, or the overload with offsets and a"
+              + " length");
+    }
+  }
 
   private static int sizeOf(Shape shape, String name) {
     if (shape.size() > Integer.MAX_VALUE) {

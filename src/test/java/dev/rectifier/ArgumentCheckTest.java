@@ -51,8 +51,44 @@ class ArgumentCheckTest {
         DeviceBuffer b = r.allocate(DType.FLOAT64, 4)) {
       rejects(() -> r.forward(Activation.relu(), Shape.of(4), a, b), "y is f64 but x is f32");
       rejects(() -> a.copyFrom(new double[4]), "holds FLOAT32");
-      rejects(() -> a.copyFrom(new float[5]), "outside the buffer");
+      rejects(() -> a.copyFrom(new float[5]), "src has 5 elements but the buffer 4");
+      rejects(() -> a.copyFrom(new float[3]), "src has 3 elements but the buffer 4");
+      rejects(() -> a.copyTo(new float[3]), "dst has 3 elements but the buffer 4");
+      rejects(() -> a.copyFrom(new float[5], 0, 0, 5), "outside the buffer");
     }
     assertTrue(r.liveBuffers() == 0);
+  }
+
+  /** Whole arrays are taken whole: a longer one would keep a tail the call never wrote. */
+  @Test
+  void wholeArraysMatchTheirShapesExactly() {
+    float[] x = {1, -2, 3, -4};
+    float[] y6 = {9, 9, 9, 9, 9, 9};
+    rejects(() -> r.forward(Activation.relu(), x, y6), "y has 6 elements; the call needs 4");
+    assertTrue(y6[4] == 9 && y6[0] == 9, "nothing written");
+    rejects(
+        () -> r.forward(Activation.relu(), Shape.of(2, 3), new float[7], new float[6]),
+        "x has 7 elements; the call needs 6 (the shape [2, 3])");
+    rejects(
+        () -> r.forward(Activation.relu(), Shape.of(2, 3), new float[6], new float[7]),
+        "y has 7 elements; the call needs 6");
+    rejects(
+        () -> r.backward(Activation.gelu(), x, new float[5], new float[4]),
+        "gradOutput has 5 elements; the call needs 4");
+    rejects(
+        () -> r.backward(Activation.gelu(), x, new float[4], new float[5]),
+        "gradInput has 5 elements; the call needs 4");
+    rejects(
+        () -> r.backwardFromOutput(Activation.relu(), x, new float[4], new float[3]),
+        "gradInput has 3 elements; the call needs 4 (as long as y)");
+    rejects(
+        () -> r.forwardWithStats(Activation.relu(), x, new float[5]),
+        "y has 5 elements; the call needs 4");
+    rejects(
+        () -> r.forward(Activation.relu(), DType.FLOAT16, new short[4], new short[5]),
+        "y has 5 elements; the call needs 4");
+    // the range overloads still take part of an array
+    r.forward(Activation.relu(), x, 0, y6, 1, 4);
+    assertTrue(y6[0] == 9 && y6[1] == 1 && y6[2] == 0 && y6[5] == 9);
   }
 }
