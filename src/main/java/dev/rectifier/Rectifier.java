@@ -1855,12 +1855,14 @@ public final class Rectifier implements AutoCloseable {
    */
   public ActivationStats forwardWithStats(
       Activation f, Shape shape, float[] x, float[] weight, float[] y) {
+    whole(f, shape, x, y, null, null);
     return forwardArrays(f, shape, x, 0, weight, y, 0, Records::whole).stats();
   }
 
   /** The same in float64; see the float overload. */
   public ActivationStats forwardWithStats(
       Activation f, Shape shape, double[] x, double[] weight, double[] y) {
+    whole(f, shape, x, y, null, null);
     return forwardArrays(f, shape, x, 0, weight, y, 0, Records::whole).stats();
   }
 
@@ -1896,12 +1898,14 @@ public final class Rectifier implements AutoCloseable {
    */
   public List<ActivationStats> forwardWithChannelStats(
       Activation f, Shape shape, int axis, float[] x, float[] weight, float[] y) {
+    whole(f, shape, x, y, null, null);
     return forwardArrays(f, shape, x, 0, weight, y, 0, Records.perChannel(axis)).channels();
   }
 
   /** The same in float64; see the float overload. */
   public List<ActivationStats> forwardWithChannelStats(
       Activation f, Shape shape, int axis, double[] x, double[] weight, double[] y) {
+    whole(f, shape, x, y, null, null);
     return forwardArrays(f, shape, x, 0, weight, y, 0, Records.perChannel(axis)).channels();
   }
 

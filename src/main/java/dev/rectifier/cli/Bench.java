@@ -12,6 +12,7 @@ import java.io.OutputStream;
 import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -339,7 +340,9 @@ final class Bench implements Callable<Integer> {
       double[] y = e.getValue().stream().mapToDouble(Row::gbPerSecond).toArray();
       chart.addSeries(e.getKey(), x, y);
     }
-    try (OutputStream out = Files.newOutputStream(written)) {
+    try (OutputStream out =
+        Files.newOutputStream(
+            written, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING)) {
       BitmapEncoder.saveBitmap(chart, out, BitmapEncoder.BitmapFormat.PNG);
     }
     outputs.commit();

@@ -322,7 +322,7 @@ public final class Main implements Callable<Integer> {
       if (input != DType.FLOAT32) return;
       for (Map.Entry<String, Double> e : f.params().entrySet()) {
         double v = e.getValue();
-        if (Double.isFinite(v) && Math.abs(v) > Float.MAX_VALUE && !e.getKey().equals("pieces")) {
+        if (Double.isFinite(v) && Float.isInfinite((float) v) && !e.getKey().equals("pieces")) {
           throw new IllegalArgumentException(
               "--param "
                   + e.getKey()
@@ -498,7 +498,7 @@ public final class Main implements Callable<Integer> {
       String option, Path given, Path file, int[] shape, DType dtype, Object data)
       throws IOException {
     try {
-      Npy.write(file, shape, dtype, data);
+      Npy.writeExisting(file, shape, dtype, data);
     } catch (IOException e) {
       throw new IOException(option + ": writing " + given + ": " + Outputs.describe(e), e);
     }
@@ -1136,6 +1136,7 @@ public final class Main implements Callable<Integer> {
       wholeForMask("--from-mask", o);
       Npy.Array m = readAny("--input", o.input);
       Npy.Array g = read("--grad-output", gradOutput);
+      o.checkParams(f, g.dtype());
       if (m.dtype() != DType.INT32) {
         throw new IllegalArgumentException(
             "--input: "

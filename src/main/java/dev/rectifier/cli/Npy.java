@@ -328,9 +328,26 @@ public final class Npy {
 
   /** {@link #write(Path, int[], Object)} with the type given: a short[] of float16 or bfloat16. */
   public static void write(Path file, int[] shape, DType dtype, Object data) throws IOException {
+    write(Files.newOutputStream(file), shape, dtype, data);
+  }
+
+  /**
+   * {@link #write(Path, int[], DType, Object)} into a file that exists (a run's staged file, a
+   * device, a FIFO): never created here, so a staged file removed by an interrupt stays removed.
+   */
+  static void writeExisting(Path file, int[] shape, DType dtype, Object data) throws IOException {
+    write(
+        Files.newOutputStream(file, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING),
+        shape,
+        dtype,
+        data);
+  }
+
+  private static void write(OutputStream stream, int[] shape, DType dtype, Object data)
+      throws IOException {
     long[] dimsLong = new long[shape.length];
     for (int i = 0; i < shape.length; i++) dimsLong[i] = shape[i];
-    try (OutputStream out = Files.newOutputStream(file)) {
+    try (OutputStream out = stream) {
       out.write(header(dtype, dimsLong));
       int n = java.lang.reflect.Array.getLength(data);
       int width = dtype.bytes();

@@ -37,7 +37,8 @@ final class NpyHeader {
     while (!peek('}')) {
       String key = string();
       if (d.containsKey(key)) {
-        throw new IllegalArgumentException("the key '" + key + "' is given twice");
+        throw new IllegalArgumentException(
+            "the key '" + dev.rectifier.spi.Text.excerpt(key) + "' is given twice");
       }
       expect(':');
       d.put(key, value());
@@ -77,7 +78,7 @@ final class NpyHeader {
   private long whole() {
     space();
     int start = at;
-    while (at < text.length() && Character.isDigit(text.charAt(at))) at++;
+    while (at < text.length() && text.charAt(at) >= '0' && text.charAt(at) <= '9') at++;
     if (at == start) throw wrong("a tuple item that is not a whole number");
     String digits = text.substring(start, at);
     if (at < text.length() && text.charAt(at) == 'L') at++; // Python 2's long, in old files

@@ -81,11 +81,9 @@ final class NpyStream {
     try (FileChannel xc = FileChannel.open(xFile, StandardOpenOption.READ);
         FileChannel gc = g == null ? null : FileChannel.open(gFile, StandardOpenOption.READ);
         FileChannel oldc = old == null ? null : FileChannel.open(target, StandardOpenOption.READ);
-        FileChannel oc =
-            FileChannel.open(
-                written, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+        FileChannel oc = openOutput(target, written);
         ProgressBar progress = bar ? bar(label, x.count()) : null) {
-      writeFully(oc, ByteBuffer.wrap(header));
+      writeFully(oc, ByteBuffer.wrap(header), target);
       int size = (int) Math.min(chunk, Math.max(1, x.count()));
       Object xs = chunkArray(t, size);
       Object gs = g == null ? null : chunkArray(t, size);
@@ -110,15 +108,30 @@ final class NpyStream {
         if (ys instanceof float[] a) io.asFloatBuffer().put(a, 0, n);
         else if (ys instanceof short[] a) io.asShortBuffer().put(a, 0, n);
         else io.asDoubleBuffer().put((double[]) ys, 0, n);
-        writeFully(oc, io);
+        writeFully(oc, io, target);
         if (progress != null) progress.stepBy(n);
       }
     }
     return sum;
   }
 
-  private static void writeFully(FileChannel out, ByteBuffer data) throws IOException {
-    while (data.hasRemaining()) out.write(data);
+  /** The staged file (or device) for {@code target}: it exists, and is never created here. */
+  private static FileChannel openOutput(Path target, Path written) throws IOException {
+    try {
+      return FileChannel.open(
+          written, StandardOpenOption.WRITE, StandardOpenOption.TRUNCATE_EXISTING);
+    } catch (IOException e) {
+      throw new IOException("writing " + target + ": " + Outputs.describe(e), e);
+    }
+  }
+
+  private static void writeFully(FileChannel out, ByteBuffer data, Path target) throws IOException {
+    try {
+      while (data.hasRemaining()) out.write(data);
+    } catch (IOException e) {
+      // a full disk, or a FIFO whose reader went away: named with the file the user gave
+      throw new IOException("writing " + target + ": " + Outputs.describe(e), e);
+    }
   }
 
   private static ProgressBar bar(String label, long count) {

@@ -38,6 +38,9 @@ final class Outputs implements AutoCloseable {
   /** Temporary files of runs in progress in this process, for the shutdown hook. */
   private static final Set<Path> IN_PROGRESS = ConcurrentHashMap.newKeySet();
 
+  /** Set by the shutdown hook: no commit starts after it. */
+  private static volatile boolean stopping;
+
   static {
     Runtime.getRuntime()
         .addShutdownHook(new Thread(Outputs::interrupted, "rectifier-remove-unfinished"));
@@ -56,10 +59,33 @@ final class Outputs implements AutoCloseable {
    * @throws IllegalArgumentException when the target is read-only
    */
   Path add(String option, Path target) throws IOException {
-    Path real = throughLinks(target);
-    if (Files.exists(real) && !Files.isRegularFile(real)) {
-      outputs.add(new Output(option, target, real, true));
-      return real;
+    if (Files.isDirectory(target)) {
+      throw new IllegalArgumentException(
+          option + ": " + target + " is a directory; give a file name");
+    }
+    // what the path leads to, links followed by the OS (so /dev/stdout reaches fd 1)
+    if (Files.exists(target) && !Files.isRegularFile(target)) {
+      outputs.add(new Output(option, target, target, true));
+      return target;
+    }
+    // a regular file is replaced where it is, the links to it kept; a dangling link makes its
+    // target
+    Path real;
+    try {
+      real = Files.exists(target) ? target.toRealPath() : throughLinks(target);
+    } catch (IOException e) {
+      throw new IOException(option + ": " + target + ": " + describe(e), e);
+    }
+    for (Output o : outputs) {
+      if (o.target().equals(real) || (o.direct() && Files.isSameFile(o.target(), real))) {
+        throw new IllegalArgumentException(
+            option
+                + ": "
+                + target
+                + " is the file "
+                + o.option()
+                + " writes too; give each output a file of its own");
+      }
     }
     if (Files.exists(real)) refuseReadOnly(option, target, real);
     Path tmp;
@@ -71,6 +97,14 @@ final class Outputs implements AutoCloseable {
     }
     IN_PROGRESS.add(tmp);
     outputs.add(new Output(option, real, tmp, false));
+    // the replaced file keeps its mode: a private file stays private
+    if (Files.exists(real)) {
+      try {
+        Files.setPosixFilePermissions(tmp, Files.getPosixFilePermissions(real));
+      } catch (UnsupportedOperationException e) {
+        // not a POSIX file system: the new file's own mode
+      }
+    }
     return tmp;
   }
 
@@ -79,16 +113,18 @@ final class Outputs implements AutoCloseable {
     return outputs.stream().anyMatch(o -> o.direct() && o.written().equals(written));
   }
 
-  /** Where a symbolic link leads, however many links deep; {@code target} if it is none. */
+  /**
+   * Where a path that does not exist yet leads, links followed as the OS follows them: each hop's
+   * relative target resolved against the real directory of its link (not by removing ".." as text,
+   * which a symlinked directory would make wrong).
+   */
   private static Path throughLinks(Path target) throws IOException {
     Path p = target.toAbsolutePath();
     for (int depth = 0; Files.isSymbolicLink(p); depth++) {
-      if (depth > 40) {
-        throw new IllegalArgumentException(target + " is a loop of symbolic links");
-      }
-      p = p.resolveSibling(Files.readSymbolicLink(p)).normalize();
+      if (depth > 40) throw new IOException("a loop of symbolic links");
+      p = p.getParent().toRealPath().resolve(Files.readSymbolicLink(p));
     }
-    return p;
+    return p.getParent().toRealPath().resolve(p.getFileName());
   }
 
   private static void refuseReadOnly(String option, Path target, Path real) throws IOException {
@@ -118,14 +154,27 @@ final class Outputs implements AutoCloseable {
    * output is complete.
    */
   void commit() throws IOException {
-    for (Output o : outputs) {
-      if (o.direct()) continue;
-      try {
-        Npy.moveOver(o.written(), o.target());
-      } catch (IOException e) {
-        throw new IOException(o.option() + ": " + o.target() + ": " + describe(e), e);
+    // under the lock the shutdown hook takes: a stop comes before the renames or after them all
+    synchronized (IN_PROGRESS) {
+      if (stopping) throw new IOException("stopped before the outputs were put in place");
+      List<String> done = new ArrayList<>();
+      for (Output o : outputs) {
+        if (o.direct()) continue;
+        try {
+          Npy.moveOver(o.written(), o.target());
+        } catch (IOException e) {
+          throw new IOException(
+              o.option()
+                  + ": "
+                  + o.target()
+                  + ": "
+                  + describe(e)
+                  + (done.isEmpty() ? "" : "; already replaced: " + String.join(", ", done)),
+              e);
+        }
+        IN_PROGRESS.remove(o.written());
+        done.add(o.target().toString());
       }
-      IN_PROGRESS.remove(o.written());
     }
   }
 
@@ -158,16 +207,22 @@ final class Outputs implements AutoCloseable {
 
   /** The shutdown hook: removes what unfinished runs wrote, and says so when there was any. */
   private static void interrupted() {
-    List<Path> left = new ArrayList<>(IN_PROGRESS);
-    if (left.isEmpty()) return;
+    List<Path> left;
+    synchronized (IN_PROGRESS) {
+      stopping = true;
+      left = new ArrayList<>(IN_PROGRESS);
+    }
+    boolean removed = false;
     for (Path p : left) {
       try {
-        Files.deleteIfExists(p);
+        removed |= Files.deleteIfExists(p);
       } catch (IOException e) {
         // the JVM is ending; the line below names what could not be removed
       }
     }
     List<Path> stayed = left.stream().filter(Files::exists).toList();
+    // none there: the run had just put them in place (renamed) when it was stopped
+    if (!removed && stayed.isEmpty()) return;
     PrintStream err = System.err;
     err.println(
         "rectifier: stopped before the outputs were complete; "

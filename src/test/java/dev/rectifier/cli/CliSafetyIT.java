@@ -333,4 +333,47 @@ class CliSafetyIT {
         "a new file's permissions (the umask's), not a temporary file's 0600");
     assertFalse(r.err().contains("forced"), r.err());
   }
+
+  /**
+   * A link in a symlinked directory whose target climbs with "..": the OS resolves ".." from the
+   * link's real directory, and so does the tool (not the text of the path, which led to the input).
+   */
+  @Test
+  void aLinkThroughASymlinkedDirectoryLeadsWhereTheSystemSaysAndOutputsStayApart()
+      throws Exception {
+    Path x = input();
+    byte[] xBefore = Files.readAllBytes(x);
+    Files.createDirectories(dir.resolve("real/sub"));
+    Files.createSymbolicLink(dir.resolve("d"), Path.of("real/sub"));
+    Files.createSymbolicLink(dir.resolve("real/sub/out.npy"), Path.of("../x.npy"));
+    Result r = CliIT.run("forward", "relu", "--input", x, "--output", dir.resolve("d/out.npy"));
+    assertEquals(0, r.code(), r.err());
+    assertArrayEquals(xBefore, Files.readAllBytes(x), "the input is untouched");
+    assertArrayEquals(relu(), (float[]) Npy.read(dir.resolve("real/x.npy")).data());
+    assertTrue(Files.isSymbolicLink(dir.resolve("real/sub/out.npy")), "the link is kept");
+
+    // two outputs that are one file
+    Path y = dir.resolve("y.npy");
+    Files.createSymbolicLink(dir.resolve("m.npy"), Path.of("y.npy"));
+    refused(
+        "--mask-out: " + dir.resolve("m.npy") + " is the file --output writes too",
+        "forward",
+        "relu",
+        "--input",
+        x,
+        "--output",
+        y,
+        "--mask-out",
+        dir.resolve("m.npy"));
+
+    // a private file stays private
+    Path priv = dir.resolve("priv.npy");
+    Npy.write(priv, new int[] {1}, new float[] {1f});
+    Files.setPosixFilePermissions(priv, PosixFilePermissions.fromString("rw-------"));
+    r = CliIT.run("forward", "relu", "--input", x, "--output", priv);
+    assertEquals(0, r.code(), r.err());
+    assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(priv)));
+
+    refused("--plot: " + dir + " is a directory", "bench", "--sizes", "4096", "--plot", dir);
+  }
 }
