@@ -98,6 +98,7 @@ public final class Main implements Callable<Integer> {
     cl.setExecutionExceptionHandler(
         (e, commandLine, parseResult) -> {
           PrintWriter stderr = commandLine.getErr();
+          if (Outputs.stopping()) return INTERNAL_ERROR; // the JVM exits 130 or 143, said once
           if (e instanceof IllegalArgumentException || e instanceof IOException) {
             stderr.println("rectifier: " + oneLine(e.getMessage()));
             return BAD_INPUT;

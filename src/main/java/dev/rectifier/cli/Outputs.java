@@ -77,7 +77,8 @@ final class Outputs implements AutoCloseable {
       throw new IOException(option + ": " + target + ": " + describe(e), e);
     }
     for (Output o : outputs) {
-      if (o.target().equals(real) || (o.direct() && Files.isSameFile(o.target(), real))) {
+      if (o.target().equals(real)
+          || (o.direct() && Files.exists(real) && Files.isSameFile(o.target(), real))) {
         throw new IllegalArgumentException(
             option
                 + ": "
@@ -106,6 +107,14 @@ final class Outputs implements AutoCloseable {
       }
     }
     return tmp;
+  }
+
+  /**
+   * Whether the process is being stopped (SIGINT, SIGTERM): a run's own error then is only the echo
+   * of its files being removed, and the shutdown hook's line says what happened.
+   */
+  static boolean stopping() {
+    return stopping;
   }
 
   /** Whether {@code written}, from {@link #add}, is a target written into as a stream. */

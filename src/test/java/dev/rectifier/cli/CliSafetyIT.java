@@ -375,5 +375,16 @@ class CliSafetyIT {
     assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(priv)));
 
     refused("--plot: " + dir + " is a directory", "bench", "--sizes", "4096", "--plot", dir);
+
+    // a device beside a new file: two outputs, one of them a stream
+    Path m = dir.resolve("new-mask.npy");
+    Path device = dir.resolve("null2");
+    Process mknod = new ProcessBuilder("mknod", device.toString(), "c", "1", "3").start();
+    assertTrue(mknod.waitFor(30, TimeUnit.SECONDS));
+    if (mknod.exitValue() != 0) device = Path.of("/dev/null"); // not root: it cannot replace it
+    r = CliIT.run("forward", "relu", "--input", x, "--output", device, "--mask-out", m);
+    assertEquals(0, r.code(), r.err());
+    assertEquals(1, ((int[]) Npy.read(m).data()).length, "the mask's one word is written");
+    assertFalse(Files.isRegularFile(device), "the device is kept");
   }
 }
