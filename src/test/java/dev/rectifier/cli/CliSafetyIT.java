@@ -86,14 +86,7 @@ class CliSafetyIT {
   @Test
   void aCharacterDeviceIsWrittenIntoAndKept() throws Exception {
     Path x = input();
-    Path dev = dir.resolve("null");
-    // a copy of /dev/null (mknod needs root, which CI runs as); the tool must not replace it
-    Process mknod = new ProcessBuilder("mknod", dev.toString(), "c", "1", "3").start();
-    assertTrue(mknod.waitFor(30, TimeUnit.SECONDS));
-    if (mknod.exitValue() != 0) {
-      System.out.println("CliSafetyIT: mknod needs root; the character device case uses /dev/null");
-      dev = Path.of("/dev/null");
-    }
+    Path dev = copyOfDevNull("null");
     for (String chunk : List.of("0", "3")) {
       List<Object> args =
           new ArrayList<>(List.of("forward", "relu", "--input", x, "--output", dev));
@@ -103,6 +96,20 @@ class CliSafetyIT {
       assertFalse(Files.isRegularFile(dev, LinkOption.NOFOLLOW_LINKS), "still a device");
       assertEquals("1,3", majorMinor(dev), "the same device");
     }
+  }
+
+  /**
+   * A copy of /dev/null named {@code name} in the test's folder (mknod needs root, which CI runs
+   * as), so that a tool that replaced it would not replace the system's; without root, /dev/null
+   * itself, which a tool without root cannot replace.
+   */
+  private Path copyOfDevNull(String name) throws Exception {
+    Path dev = dir.resolve(name);
+    Process mknod = new ProcessBuilder("mknod", dev.toString(), "c", "1", "3").start();
+    assertTrue(mknod.waitFor(30, TimeUnit.SECONDS));
+    if (mknod.exitValue() == 0) return dev;
+    System.out.println("CliSafetyIT: mknod needs root; the character device cases use /dev/null");
+    return Path.of("/dev/null");
   }
 
   /** A device's major and minor numbers, as stat gives them. */
@@ -378,10 +385,7 @@ class CliSafetyIT {
 
     // a device beside a new file: two outputs, one of them a stream
     Path m = dir.resolve("new-mask.npy");
-    Path device = dir.resolve("null2");
-    Process mknod = new ProcessBuilder("mknod", device.toString(), "c", "1", "3").start();
-    assertTrue(mknod.waitFor(30, TimeUnit.SECONDS));
-    if (mknod.exitValue() != 0) device = Path.of("/dev/null"); // not root: it cannot replace it
+    Path device = copyOfDevNull("null2");
     r = CliIT.run("forward", "relu", "--input", x, "--output", device, "--mask-out", m);
     assertEquals(0, r.code(), r.err());
     assertEquals(1, ((int[]) Npy.read(m).data()).length, "the mask's one word is written");

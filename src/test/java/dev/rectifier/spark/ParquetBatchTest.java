@@ -67,19 +67,9 @@ class ParquetBatchTest {
    */
   private static int batch(List<String> err, String output, String... args)
       throws IOException, InterruptedException {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.addAll(Arrays.asList(System.getProperty("spark.java.options", "").trim().split("\\s+")));
-    cmd.addAll(
-        List.of(
-            "--add-modules",
-            "jdk.incubator.vector",
-            "-Xmx1g",
-            "-Dspark.master=local[2]",
-            "-Dspark.ui.enabled=false",
-            "-cp",
-            System.getProperty("java.class.path"),
-            ParquetBatch.class.getName()));
+    List<String> cmd =
+        SparkJvm.command(
+            ParquetBatch.class, "-Xmx1g", "-Dspark.master=local[2]", "-Dspark.ui.enabled=false");
     cmd.addAll(List.of("--input", dir.resolve("in").toString(), "--output", output));
     cmd.addAll(Arrays.asList(args));
     Process p = new ProcessBuilder(cmd).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();

@@ -5,8 +5,6 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.rectifier.bench.SparkMemory;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Path;
-import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -23,18 +21,8 @@ class SparkMemoryTest {
 
   /** Runs {@link SparkMemory} with {@code xmx}; its one line of output. */
   private static String run(String xmx, String... args) throws Exception {
-    List<String> cmd = new ArrayList<>();
-    cmd.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
-    cmd.addAll(Arrays.asList(System.getProperty("spark.java.options", "").trim().split("\\s+")));
-    cmd.addAll(
-        List.of(
-            "--add-modules",
-            "jdk.incubator.vector",
-            "-Xmx" + xmx,
-            "-XX:+ExitOnOutOfMemoryError",
-            "-cp",
-            System.getProperty("java.class.path"),
-            SparkMemory.class.getName()));
+    List<String> cmd =
+        SparkJvm.command(SparkMemory.class, "-Xmx" + xmx, "-XX:+ExitOnOutOfMemoryError");
     cmd.addAll(Arrays.asList(args));
     Process p = new ProcessBuilder(cmd).redirectError(ProcessBuilder.Redirect.DISCARD).start();
     String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip();
